@@ -1,0 +1,103 @@
+"""`uav-edge bench`: the project's measured numbers (speed, size, latency), as JSON plus a table.
+
+Each section is a function returning a list of rows {'bench', 'value', 'unit', 'target', 'ok', ...}.
+Targets are the issue tracker's; a row whose target is missed says so (ok: false) instead of failing.
+"""
+import json
+import os
+import platform
+import time
+
+import numpy as np
+
+
+def _timed(fn, repeats):
+    """(median, min) wall time in ms of `fn()` over `repeats` runs, plus the last result."""
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(1e3 * (time.perf_counter() - start))
+    return float(np.median(times)), float(np.min(times)), result
+
+
+def _game(num_uavs, num_rsus, seed=0):
+    from uav_edge.core.scenario import resolve_scenario
+
+    scenario = resolve_scenario('default').with_overrides(
+        {'seed': seed, 'uavs.count': num_uavs, 'rsus.count': num_rsus, 'users.count': 0})
+    return scenario.sample().game_params()
+
+
+def bench_equilibrium(quick=False):
+    """Stackelberg equilibrium solve time vs size, and vs a generic scipy optimiser (issue: foundation)."""
+    from uav_edge.core import game
+    from uav_edge.core.game_reference import generic_equilibrium
+
+    rows = []
+    sizes = [(15, 5, 20), (1000, 50, 5 if quick else 15), (10000, 100, 1 if quick else 3)]
+    ours = {}
+    for I, J, repeats in sizes:
+        params = _game(I, J)
+        game.solve_equilibrium(params)                       # warm-up (allocator, thread pool)
+        med, best, eq = _timed(lambda: game.solve_equilibrium(params), repeats)
+        ours[(I, J)] = med
+        # Verify a sample of markets exactly: the largest unilateral gain any RSU could get.
+        rng = np.random.default_rng(0)
+        sample = np.sort(rng.choice(I, size=min(I, 15), replace=False))
+        sub = game._rows(params, sample)
+        gain, _ = game.unilateral_gain(eq.prices[sample], sub, grid=100, refine=False)
+        profit = game.market_profit(eq.demand[sample], eq.prices[sample], sub)
+        rel_gain = float(np.max(gain / np.maximum(1.0, np.abs(profit))))
+        rows.append({'bench': f'equilibrium solve (I={I} UAVs, J={J} RSUs)', 'value': med, 'unit': 'ms',
+                     'min_ms': best, 'repeats': repeats, 'sweeps': eq.sweeps, 'converged': eq.converged,
+                     'mean_rsu_utility': eq.mean_rsu_utility, 'max_relative_deviation_gain': rel_gain,
+                     'target': '< 20 ms' if (I, J) == (1000, 50) else None,
+                     'ok': med < 20.0 if (I, J) == (1000, 50) else None})
+    # The same solves with a generic optimiser (no structure): bounded Brent per price.
+    baselines = [('exact', 15, 5)] if quick else [('exact', 15, 5), ('slsqp', 3, 2)]
+    for follower, I, J in baselines:
+        params = _game(I, J)
+        mine, _, eq = _timed(lambda: game.solve_equilibrium(params), 20)
+        generic_ms, _, (prices, sweeps) = _timed(lambda: generic_equilibrium(params, follower=follower), 1)
+        demand, _ = game.follower_best_response(prices, params)
+        agree = float(np.max(np.abs(game.rsu_utility(demand, prices, params) - eq.rsu_utility)))
+        label = 'Brent leaders + exact followers' if follower == 'exact' else 'Brent leaders + SLSQP followers'
+        rows.append({'bench': f'speed-up vs scipy ({label}, I={I}, J={J})', 'value': generic_ms / mine,
+                     'unit': 'x', 'generic_ms': generic_ms, 'ours_ms': mine, 'generic_sweeps': sweeps,
+                     'max_rsu_utility_difference': agree, 'target': '>= 100x', 'ok': generic_ms / mine >= 100})
+    return rows
+
+
+SECTIONS = {'equilibrium': bench_equilibrium}
+
+
+def run(sections=None, quick=False, out='results/bench.json'):
+    """Run the selected sections (all by default) and write their rows to `out` as JSON."""
+    unknown = set(sections or []) - set(SECTIONS)
+    if unknown:
+        raise ValueError(f'unknown bench section(s) {sorted(unknown)}; known: {sorted(SECTIONS)}')
+    results = {'machine': {'python': platform.python_version(), 'cpus': os.cpu_count(),
+                           'processor': platform.processor() or platform.machine()},
+               'quick': quick, 'sections': {}}
+    for name in sections or SECTIONS:
+        results['sections'][name] = SECTIONS[name](quick=quick)
+    if os.path.dirname(out):
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, 'w') as fh:
+        json.dump(results, fh, indent=2, default=float)
+    return results
+
+
+def print_table(results):
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title='uav-edge bench')
+    for col in ('section', 'benchmark', 'value', 'target', 'met'):
+        table.add_column(col)
+    for section, rows in results['sections'].items():
+        for row in rows:
+            met = {True: '[green]yes[/]', False: '[red]NO[/]', None: ''}[row.get('ok')]
+            table.add_row(section, row['bench'], f"{row['value']:.4g} {row['unit']}", row.get('target') or '', met)
+    Console().print(table)
