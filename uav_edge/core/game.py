@@ -261,32 +261,37 @@ def leader_best_response(prices, params: GameParams):
 
 
 def _best_response_step(prices, params: GameParams, slack_x):
-    """One Jacobi step; returns (new prices, winning candidate index, UAVs' active RSUs at `prices`)."""
+    """One Jacobi step; returns (new prices, winning candidate index or -1, UAVs' active RSUs at `prices`)."""
     active = value_per_money(prices, params) > water_level(prices, params)[:, None]
     S_others, pq_others = competitor_sums(prices, active, params)
     lo, hi = params.cost, params.price_cap
     kink = kink_price(prices, params)
-    candidates = np.stack([
+    candidates = (  # indexed by _CAP, _SLACK, _BINDING, _KINK
         np.broadcast_to(hi, prices.shape),
         slack_x,
         np.clip(np.nan_to_num(binding_price(S_others, pq_others, params), nan=hi), lo, hi),
         np.clip(kink, lo, hi),
-    ])
+    )
     # Own demand at price x in the current piece: slack above the kink (Eq. 17), else Eqs. (25)+(23)
     # on {j} + active competitors, which simplifies to share * (R + P_others) / x - (1 - share) / q.
     inv_q = 1.0 / params.q
+    dS = params.delta[:, None] * params.S
     share = np.where(params.S > 0, params.S / (params.S + S_others), 0.0)
-    slack_demand = params.delta[:, None] * params.S / candidates - inv_q
-    binding_demand = share * (params.budget[:, None] + pq_others) / candidates - (1.0 - share) * inv_q
-    own = np.maximum(np.where(candidates >= kink, slack_demand, binding_demand), 0.0)
-    profit = (candidates - params.cost) * own
-    winner = np.argmax(profit, axis=0)
-    best = np.take_along_axis(candidates, winner[None], axis=0)[0]
-    earns = np.take_along_axis(profit, winner[None], axis=0)[0] > 0
-    return np.where(earns & (params.S > 0), best, prices), winner, active
+    bind_a, bind_b = share * (params.budget[:, None] + pq_others), (1.0 - share) * inv_q
+    # Keep the most profitable candidate; where none earns anything the price stays put.
+    best, best_profit, winner = prices, np.zeros_like(prices), np.full(prices.shape, -1)
+    for k, x in enumerate(candidates):
+        inv_x = 1.0 / x
+        own = np.maximum(np.where(x >= kink, dS * inv_x - inv_q, bind_a * inv_x - bind_b), 0.0)
+        profit = (x - params.cost) * own
+        better = profit > best_profit
+        best = np.where(better, x, best)
+        best_profit = np.where(better, profit, best_profit)
+        winner = np.where(better, k, winner)
+    return best, winner, active
 
 
-def _polish_binding_prices(prices, params: GameParams, winner, active, newton_steps=8):
+def _polish_binding_prices(prices, params: GameParams, winner, active, newton_tol=1e-13, newton_steps=12):
     """Solve each market's interior binding prices exactly, other prices held (Newton on one scalar).
 
     With y_j = p_j / q_j, Eq. (32) reads y_j^2 = a_j (R + Y - y_j), a_j = c_j S_j / (q_j (A - S_j)),
@@ -294,26 +299,31 @@ def _polish_binding_prices(prices, params: GameParams, winner, active, newton_st
     the fixed point reduces to the scalar equation Y = Y_fixed + sum_j y_j(Y). Markets where a
     kink price wins are left to the plain iteration.
     """
-    interior = active & (winner == _BINDING) & (prices > params.cost) & (prices < params.price_cap)
+    A = np.where(active, params.S, 0.0).sum(axis=1, keepdims=True)
+    interior = (active & (winner == _BINDING) & (prices > params.cost) & (prices < params.price_cap)
+                & (A > params.S))                    # Eq. (32) needs an active competitor
     usable = interior.any(axis=1) & ~(active & (winner == _KINK)).any(axis=1)
     if not usable.any():
         return prices
-    pq = prices / params.q
-    A = np.where(active, params.S, 0.0).sum(axis=1, keepdims=True)
+    rows = np.flatnonzero(usable)
+    interior, active, A, sub = interior[rows], active[rows], A[rows], _rows(params, rows)
+    pq = prices[rows] / sub.q
     with np.errstate(divide='ignore', invalid='ignore'):
-        a = np.where(interior, params.cost * params.S / (params.q * (A - params.S)), 0.0)
+        a = np.where(interior, sub.cost * sub.S / (sub.q * (A - sub.S)), 0.0)   # 0 outside: y_j(Y) = 0
+    a2, a4 = a * a, 4.0 * a
     Y_fixed = np.where(active & ~interior, pq, 0.0).sum(axis=1)
-    R = params.budget
     Y = np.where(active, pq, 0.0).sum(axis=1)
     for _ in range(newton_steps):
-        root = np.sqrt(a * a + 4.0 * a * (R + Y)[:, None])
-        y = np.where(interior, 0.5 * (root - a), 0.0)
-        slope = np.where(interior, a / np.where(root > 0, root, 1.0), 0.0)
-        g = Y_fixed + y.sum(axis=1) - Y
-        Y = Y - g / (slope.sum(axis=1) - 1.0)
-    y = 0.5 * (np.sqrt(a * a + 4.0 * a * (R + Y)[:, None]) - a)
-    polished = np.where(interior & usable[:, None], params.q * y, prices)
-    return np.clip(polished, params.cost, params.price_cap)
+        root = np.sqrt(a2 + a4 * (sub.budget + Y)[:, None])
+        g = Y_fixed + 0.5 * (root - a).sum(axis=1) - Y
+        step = g / ((a / np.maximum(root, 1e-300)).sum(axis=1) - 1.0)
+        Y -= step
+        if np.max(np.abs(step)) < newton_tol:
+            break
+    y = 0.5 * (np.sqrt(a2 + a4 * (sub.budget + Y)[:, None]) - a)
+    polished = prices.copy()
+    polished[rows] = np.clip(np.where(interior, sub.q * y, prices[rows]), sub.cost, sub.price_cap)
+    return polished
 
 
 # --- the Stackelberg equilibrium (Definition 1; solver spec 3.9) ---------------------------------
@@ -346,7 +356,7 @@ def solve_equilibrium(params: GameParams, tol=1e-10, max_sweeps=10_000, verify=F
     market re-iterated. Large games are split into `workers` blocks of markets solved on threads
     (numpy releases the GIL; default: up to 2, the cores of a small companion computer).
     """
-    prices = np.broadcast_to((params.cost + params.price_cap) / 2.0, params.q.shape).copy()
+    prices = _initial_prices(params)
     prices, sweeps, converged = _iterate_in_blocks(prices, params, tol, max_sweeps, workers)
     if verify:
         for _ in range(20):
@@ -368,6 +378,16 @@ def solve_equilibrium(params: GameParams, tol=1e-10, max_sweeps=10_000, verify=F
                        rsu_utility=rsu_utility(demand, prices, params),
                        uav_utility=uav_utility(demand, prices, params),
                        sweeps=sweeps, converged=converged)
+
+
+def _initial_prices(params: GameParams):
+    """Warm start: Eq. (32) solved as if every RSU a UAV values were active and binding, clipped.
+
+    Where that guess of the regime is right the first sweep already confirms it; elsewhere the
+    iteration moves on from a feasible point as from any other.
+    """
+    middle = np.broadcast_to((params.cost + params.price_cap) / 2.0, params.q.shape).copy()
+    return _polish_binding_prices(middle, params, np.full(middle.shape, _BINDING), params.S > 0)
 
 
 def _iterate_in_blocks(prices, params, tol, max_sweeps, workers, min_block=20_000):
@@ -407,7 +427,9 @@ def _iterate_best_responses(prices, params, tol, max_sweeps, rows=None, polish_b
         moved = np.max(np.abs(new - old), axis=1)
         near = (moved < polish_below) & (moved >= tol)
         if near.any() and sweeps < patience:
-            new[near] = _polish_binding_prices(new[near], _rows(sub, near), winner[near], active[near])
+            near_sub = _rows(sub, near)
+            near_active = value_per_money(new[near], near_sub) > water_level(new[near], near_sub)[:, None]
+            new[near] = _polish_binding_prices(new[near], near_sub, winner[near], near_active)
         prices[todo] = new
         todo = todo[moved >= tol]
         sweeps += 1
