@@ -1,0 +1,1 @@
+"""Training environments on the twin (gymnasium / PettingZoo APIs); numpy only, no torch."""

@@ -1,0 +1,1 @@
+"""Runtime policy loading (onnxruntime + numpy only; never torch)."""
