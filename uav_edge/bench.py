@@ -90,7 +90,14 @@ def bench_sitl(quick=False):
     ]
 
 
-SECTIONS = {'equilibrium': bench_equilibrium, 'sitl': bench_sitl}
+def bench_policy(quick=False):
+    """Tiny MADRL policies: size dense vs pruned, ONNX fp32/int8, latency vs torch eager, gap (issue: Tiny MADRL)."""
+    from uav_edge.learn.bench_policy import bench_policy as run_policy_bench
+
+    return run_policy_bench(quick=quick)
+
+
+SECTIONS = {'equilibrium': bench_equilibrium, 'sitl': bench_sitl, 'policy': bench_policy}
 
 
 def run(sections=None, quick=False, out='results/bench.json'):
