@@ -39,6 +39,13 @@ setup(
     entry_points={
         'console_scripts': [
             'uav-edge = uav_edge.cli:main',
+            'channel_estimator = uav_edge.nodes.channel_estimator:main',
+            'energy_monitor = uav_edge.nodes.energy_monitor:main',
+            'bandwidth_follower = uav_edge.nodes.bandwidth_follower:main',
+            'offload_scheduler = uav_edge.nodes.offload_scheduler:main',
+            'trajectory_planner = uav_edge.nodes.trajectory_planner:main',
+            'pricing_leader = uav_edge.nodes.pricing_leader:main',
+            'flight_bridge = uav_edge.nodes.flight_bridge:main',
         ],
     },
 )

@@ -372,3 +372,53 @@ def uplink_sinr(rx_power_w, assignment, noise_w):
     signal = np.where(on, rx, 0.0)
     interference = signal.sum(axis=-2, keepdims=True) - signal
     return sinr(signal, interference, noise_w)
+
+
+# --- runtime link estimation (issue 4): the seed-3 A2G mean path gain moves seed 0's Table II q ---
+#
+# Seed 0 gives each RSU a distance-free channel gain g^j (Table II). On the vehicle the UAV moves, so
+# the channel estimator scales g^j by how much the seed-3 LoS-averaged A2G path gain has changed
+# relative to a reference geometry [A]: at the reference position the estimate IS Table II's q^j,
+# closer to / higher above the RSU it is better, farther it is worse.
+
+def a2g_mean_path_gain(uav_pos_m, ground_pos_m, params=A2G_DEFAULTS, min_distance_m=1.0):
+    """E[l] = Pr^LoS A^L D^-alpha^L + (1 - Pr^LoS) A^NL D^-alpha^NL, linear (seed 3 Eqs. 2 and 5, LoS-averaged).
+
+    Distance and height above the ground node are floored at min_distance_m (the A2G model is not
+    defined at or below the antenna) [A].
+    """
+    floor = float(_checked('min_distance_m', min_distance_m, low=0, low_open=True))
+    distance = np.maximum(distance_3d(uav_pos_m, ground_pos_m), floor)
+    height = np.maximum(altitude_above(uav_pos_m, ground_pos_m), floor)
+    p_los = los_probability(elevation_angle_deg(uav_pos_m, ground_pos_m), params)
+    return (p_los * a2g_path_gain(distance, height, True, params)
+            + (1.0 - p_los) * a2g_path_gain(distance, height, False, params))
+
+
+def calibrated_channel_gain(uav_pos_m, ground_pos_m, reference_pos_m, reference_gain_db,
+                            params=A2G_DEFAULTS, min_distance_m=1.0):
+    """g(x) = g_ref E[l](x) / E[l](x_ref), linear: seed 0's g^j (Table II, dB) carried by the seed-3 path gain [A].
+
+    uav_pos_m (3,) and reference_pos_m (3,) against ground_pos_m (M, 3) with reference_gain_db (M,)
+    give (M,); at uav_pos_m == reference_pos_m the result is exactly db_to_linear(reference_gain_db).
+    """
+    ratio = (a2g_mean_path_gain(uav_pos_m, ground_pos_m, params, min_distance_m)
+             / a2g_mean_path_gain(reference_pos_m, ground_pos_m, params, min_distance_m))
+    return db_to_linear(_checked('reference_gain_db', reference_gain_db)) * ratio
+
+
+def estimated_link_quality(uav_pos_m, rsu_pos_m, reference_pos_m, tx_power_dbm, gain_db, noise_dbm,
+                           params=A2G_DEFAULTS, min_distance_m=1.0):
+    """(Pr^LoS, gain g, SNR tau, q) per RSU at a UAV position (seed 3 Eq. 2; seed 0 Eqs. 1-2 with g from
+    calibrated_channel_gain). Shapes (M,) for one UAV (3,) against M RSUs (M, 3); g and tau linear.
+    """
+    p_los = los_probability(elevation_angle_deg(uav_pos_m, rsu_pos_m), params)
+    gain = calibrated_channel_gain(uav_pos_m, rsu_pos_m, reference_pos_m, gain_db, params, min_distance_m)
+    tau = snr(dbm_to_watt(_checked('tx_power_dbm', tx_power_dbm)), gain, dbm_to_watt(_checked('noise_dbm', noise_dbm)))
+    return p_los, gain, tau, spectral_efficiency(tau)
+
+
+def mean_rician_rate(distance_m, link):
+    """B log2(1 + P beta0 d^-alpha / sigma^2) in bit/s: the rate at the mean Rician gain E|h|^2 (seed 1 Eqs. 7-9)."""
+    gain = large_scale_gain(distance_m, link.ref_gain, link.path_loss_exponent)
+    return shannon_rate(link.bandwidth_hz, snr(link.tx_power_w, gain, link.noise_w))

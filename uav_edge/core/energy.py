@@ -410,3 +410,25 @@ def energy_efficiency(bits, energy_j) -> np.ndarray:
     """EE = R / e^total in bit/J (seed 3 Eq. 32)."""
     b = _checked('bits', bits, minimum=0.0)
     return b / _checked('energy_j', energy_j, minimum=0.0, strictly=True)
+
+
+# --- runtime energy accounting (issue 4: energy_monitor) -------------------------------------
+
+def fused_energy(model_j, measured_j, measured_weight) -> np.ndarray:
+    """e + w (e_meas - e) in J: complementary blend of the integrated model and battery telemetry [A].
+
+    measured_weight w in [0, 1]: 0 ignores telemetry, 1 replaces the model by it.
+    """
+    e = _checked('model_j', model_j, minimum=0.0)
+    m = _checked('measured_j', measured_j, minimum=0.0)
+    w = _checked('measured_weight', measured_weight, minimum=0.0)
+    _require('measured_weight', w, w <= 1.0, 'must be <= 1')
+    return e + w * (m - e)
+
+
+def endurance(remaining_j, reserve_j, power_w) -> np.ndarray:
+    """max(e - e_reserve, 0) / P in s: flight time left before the reserve at constant power P [A]."""
+    e = _checked('remaining_j', remaining_j, minimum=0.0)
+    reserve = _checked('reserve_j', reserve_j, minimum=0.0)
+    p = _checked('power_w', power_w, minimum=0.0, strictly=True)
+    return np.maximum(e - reserve, 0.0) / p

@@ -1,0 +1,50 @@
+"""Start the uav_edge node graph for a scenario: `ros2 launch uav_edge sitl.launch.py scenario:=default`.
+
+Which nodes run, in which namespaces and with which parameters is decided by uav_edge.graph (the
+same code as the launch-free runner `uav-edge run`); this file only turns its NodeSpecs into
+launch_ros Node actions. Arguments: scenario, num_uavs, policy, sim, round_period, use_sim_time,
+log_level.
+"""
+import tempfile
+from pathlib import Path
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+from uav_edge import graph
+
+
+def generate_launch_description():
+    return LaunchDescription([
+        DeclareLaunchArgument('scenario', default_value='default',
+                              description="scenario name ('default', 'small') or path to a scenario YAML"),
+        DeclareLaunchArgument('num_uavs', default_value='', description="number of UAVs ('' = the scenario's)"),
+        DeclareLaunchArgument('policy', default_value='', choices=['', 'analytic', 'onnx'],
+                              description="RSU pricing policy ('' = the scenario's)"),
+        DeclareLaunchArgument('sim', default_value='none', choices=list(graph.SIMS),
+                              description='flight side: none | builtin | px4 (only none is wired in yet)'),
+        DeclareLaunchArgument('round_period', default_value='0.5', description='market round period, s'),
+        DeclareLaunchArgument('use_sim_time', default_value='false', choices=['true', 'false'],
+                              description='use /clock'),
+        DeclareLaunchArgument('log_level', default_value='info', description='ROS log level of every node'),
+        OpaqueFunction(function=_graph_nodes),
+    ])
+
+
+def _graph_nodes(context, *args, **kwargs):
+    """Evaluate the arguments, build the graph with uav_edge.graph, return one Node action per NodeSpec."""
+    value = lambda name: LaunchConfiguration(name).perform(context)   # noqa: E731
+    num_uavs = int(value('num_uavs')) if value('num_uavs') else None
+    scenario = graph.load_scenario(value('scenario'), num_uavs=num_uavs)
+    options = graph.GraphOptions(policy=value('policy') or None, sim=value('sim'),
+                                 round_period_s=float(value('round_period')),
+                                 use_sim_time=value('use_sim_time') == 'true')
+    specs = graph.build_graph(scenario, options)
+    params_file = graph.write_params_file(
+        specs, Path(tempfile.mkdtemp(prefix='uav_edge_launch_')) / 'params.yaml')
+    return [Node(package=graph.PACKAGE, executable=spec.executable, name=spec.name, namespace=spec.namespace,
+                 parameters=[str(params_file)], arguments=['--ros-args', '--log-level', value('log_level')],
+                 output='screen')
+            for spec in specs]

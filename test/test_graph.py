@@ -1,0 +1,122 @@
+"""uav_edge.graph: the one source of truth for the node graph (no rclpy needed)."""
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from uav_edge import graph
+from uav_edge.core.scenario import ScenarioError
+
+
+@pytest.fixture(scope='module')
+def default():
+    scenario = graph.load_scenario('default')
+    return scenario, scenario.sample(), graph.build_graph(scenario)
+
+
+def _by(specs, executable, namespace):
+    return next(s for s in specs if s.executable == executable and s.namespace == namespace)
+
+
+def test_one_node_per_role_per_uav_and_rsu_in_scenario_namespaces(default):
+    scenario, world, specs = default
+    names = {s.fully_qualified_name for s in specs}
+    assert len(specs) == len(names) == 5 * world.num_uavs + world.num_rsus
+    for uav in world.uav_names:
+        for kind in graph.UAV_NODES:
+            assert f'/{uav}/{kind}' in names
+    for rsu in world.rsu_names:
+        assert f'/{rsu}/pricing_leader' in names
+    assert all(s.module == f'uav_edge.nodes.{s.executable}' for s in specs)
+
+
+def test_parameters_carry_the_scenario(default):
+    scenario, world, specs = default
+    params = world.game_params()
+    leader = _by(specs, 'pricing_leader', 'rsu2').parameters
+    assert leader['rsu_index'] == 2 and leader['uav_names'] == list(world.uav_names)
+    np.testing.assert_array_equal(np.reshape(leader['S'], params.S.shape), params.S)
+    np.testing.assert_array_equal(leader['budget'], params.budget)
+    assert leader['policy'] == 'analytic'
+    follower = _by(specs, 'bandwidth_follower', 'uav3').parameters
+    np.testing.assert_array_equal(follower['S'], params.S[3])
+    assert follower['delta'] == params.delta[3] and follower['cost'] == list(params.cost)
+    estimator = _by(specs, 'channel_estimator', 'uav3').parameters
+    home = world.uav_homes_m[3]
+    assert estimator['reference_position_m'] == [home[0], home[1], world.altitude_m[0]]
+    planner = _by(specs, 'trajectory_planner', 'uav3').parameters
+    assert 'no_fly_m' not in planner             # empty arrays are left out (ROS cannot type them)
+
+
+def test_options_num_uavs_policy_round_period_and_subsets():
+    scenario = graph.load_scenario('small')
+    specs = graph.build_graph(scenario, graph.GraphOptions(num_uavs=1, policy='onnx', round_period_s=0.1,
+                                                           kinds=('bandwidth_follower', 'pricing_leader')))
+    assert sorted(s.fully_qualified_name for s in specs) == [
+        '/rsu0/pricing_leader', '/rsu1/pricing_leader', '/uav0/bandwidth_follower']
+    leader = _by(specs, 'pricing_leader', 'rsu0').parameters
+    assert leader['policy'] == 'onnx' and leader['round_period_s'] == 0.1 and leader['uav_names'] == ['uav0']
+    assert leader['stale_after_s'] == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize('bad, match', [
+    (dict(sim='gazebo'), 'sim'), (dict(policy='magic'), 'policy'), (dict(num_uavs=0), 'num_uavs'),
+    (dict(round_period_s=float('nan')), 'round_period_s'), (dict(kinds=('radar',)), 'kinds'),
+])
+def test_bad_options_are_rejected_by_name(bad, match):
+    with pytest.raises(ValueError, match=match):
+        graph.GraphOptions(**bad)
+
+
+def test_flight_side_is_an_explicit_extension_point():
+    with pytest.raises(NotImplementedError, match='flight_bridge'):
+        graph.build_graph(graph.load_scenario('small'), graph.GraphOptions(sim='builtin'))
+
+
+def test_num_uavs_beyond_a_fixed_list_is_a_scenario_error(tmp_path):
+    path = tmp_path / 's.yaml'
+    path.write_text(yaml.safe_dump({
+        'name': 't', 'seed': 0, 'area': {'size_m': [100.0, 100.0]},
+        'rsus': {'count': 1}, 'uavs': {'items': [{'name': 'a', 'home_m': [1.0, 1.0, 0.0], 'delta': 10.0,
+                                                  'budget': 5.0, 'ssim_threshold': 0.5}]}}))
+    assert graph.load_scenario(str(path), num_uavs=1).num_uavs == 1
+    with pytest.raises(ScenarioError, match='num_uavs=2'):
+        graph.load_scenario(str(path), num_uavs=2)
+
+
+def test_params_file_round_trips_with_ros_types(default, tmp_path):
+    _, _, specs = default
+    path = graph.write_params_file(specs, tmp_path / 'params.yaml')
+    text = path.read_text()
+    assert '&id' not in text and '*id' not in text            # no YAML aliases (rcl cannot read them)
+    doc = yaml.safe_load(text)
+    assert set(doc) == {s.fully_qualified_name for s in specs}
+    for spec in specs:
+        loaded = doc[spec.fully_qualified_name]['ros__parameters']
+        assert loaded == spec.parameters
+        for value in loaded.values():
+            assert isinstance(value, (bool, int, float, str, list))
+            if isinstance(value, list):
+                assert value and len({type(v) for v in value}) == 1    # homogeneous, non-empty arrays
+
+
+def test_node_command_runs_the_module_with_the_params_file(default):
+    _, _, specs = default
+    argv = graph.node_command(specs[0], '/x/params.yaml', python='py', log_level='warn')
+    assert argv == ['py', '-m', 'uav_edge.nodes.channel_estimator', '--ros-args', '-r', '__node:=channel_estimator',
+                    '-r', '__ns:=/uav0', '--params-file', '/x/params.yaml', '--log-level', 'warn']
+
+
+def test_graph_module_does_not_import_rclpy():
+    tree = ast.parse(Path(graph.__file__).read_text())
+    imported = {a.name.split('.')[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module.split('.')[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert not imported & {'rclpy', 'launch', 'launch_ros'}
+
+
+def test_console_scripts_cover_every_node_kind():
+    setup = (Path(graph.__file__).parents[1] / 'setup.py').read_text()
+    for kind in graph.NODE_KINDS:
+        assert f"'{kind} = uav_edge.nodes.{kind}:main'" in setup

@@ -1,0 +1,119 @@
+"""bandwidth_follower (one per UAV): bandwidth demand per RSU and the twin-migration decision.
+
+In:  /<rsu>/prices for every RSU (this UAV's entry), own channel (q per RSU).
+Out: demand (Float64MultiArray [rsu]), migration_target (String, the RSU bought most from).
+Model: uav_edge.core.game.follower_best_response (exact water-filling, spec seed0 §3.4) among the
+RSUs whose prices are fresh (an RSU silent for `stale_after_s` is dropped: the UAV re-solves among
+the rest, core.market.restrict_to_available). Migration target: core.market.migration_target with
+`migration_hysteresis`. Safe behaviour: no fresh channel estimate or no fresh price -> demand 0.
+"""
+import numpy as np
+from std_msgs.msg import Float64MultiArray, String
+
+from uav_edge.core import game, market
+from uav_edge.nodes import contract
+from uav_edge.nodes.common import ERROR, WARN, EdgeNode, main_for
+
+_Q = contract.CHANNEL_FIELDS.index('spectral_efficiency')
+
+
+class BandwidthFollower(EdgeNode):
+    def __init__(self, **kwargs):
+        super().__init__('bandwidth_follower', **kwargs)
+        self.index = self.param('uav_index', 0)
+        self.rsu_names = self.param_names('rsu_names')
+        J = len(self.rsu_names)
+        self.S = np.array(self.param_array('S'))
+        self.delta = self.param('delta', 15.0)
+        self.budget = self.param('budget', 7.5)
+        self.cost = np.array(self.param_array('cost'))
+        self.price_cap = np.array(self.param_array('price_cap'))
+        self.stale_after_s = self.param('stale_after_s', 1.5)
+        self.hysteresis = self.param('migration_hysteresis', 0.2)
+        self.min_q = self.param('min_spectral_efficiency', 1e-3)
+        num_uavs = self.param('num_uavs', 1)
+        self.prices = np.full(J, np.nan)
+        self.price_at = np.full(J, -np.inf)
+        self.q = np.full(J, np.nan)
+        self.q_at = -np.inf
+        self.target = market.NO_TARGET
+        self.demand = np.zeros(J)
+        self._inputs = None
+        self.demand_pub = self.create_publisher(Float64MultiArray, 'demand', contract.qos(contract.DECISION))
+        self.target_pub = self.create_publisher(String, 'migration_target', contract.qos(contract.LATCHED))
+        for j, name in enumerate(self.rsu_names):
+            self.subscribe(Float64MultiArray, contract.topic(name, 'prices'), contract.LATCHED,
+                           lambda m: contract.read_array(m, ('uav',), (num_uavs,), low=1e-9),
+                           lambda p, j=j: self.on_prices(j, p))
+        self.subscribe(Float64MultiArray, 'channel', contract.SENSOR,
+                       lambda m: contract.read_channel(m, J),
+                       self.on_channel)
+        self.create_timer(self.param('check_period_s', 0.25), self.check_inputs)
+        self.target_pub.publish(String(data=''))
+
+    def on_prices(self, j, prices):
+        self.prices[j] = prices[self.index]
+        self.price_at[j] = self.now_s()
+        self.respond()
+
+    def on_channel(self, fields):
+        self.q = fields[:, _Q]
+        self.q_at = self.now_s()
+        self.respond()
+
+    def fresh_inputs(self):
+        """(channel fresh?, (J,) RSUs whose prices are fresh and whose link is usable)."""
+        now = self.now_s()
+        q_fresh = now - self.q_at <= self.stale_after_s
+        available = (now - self.price_at <= self.stale_after_s)
+        if q_fresh:
+            available &= self.q > self.min_q
+        return q_fresh, available
+
+    def check_inputs(self):
+        """Re-solve when an input went stale since the last response (e.g. an RSU node died)."""
+        q_fresh, available = self.fresh_inputs()
+        if (q_fresh, tuple(available)) != self._inputs:
+            self.respond()
+
+    def respond(self):
+        q_fresh, available = self.fresh_inputs()
+        self._inputs = (q_fresh, tuple(available))
+        silent = [n for n, a, t in zip(self.rsu_names, available, self.price_at) if not a and np.isfinite(t)]
+        self.condition('stale channel', not q_fresh, WARN, 'no fresh channel estimate: demand 0')
+        self.condition('no prices', q_fresh and not available.any(), WARN, 'no fresh prices from any RSU: demand 0')
+        self.condition('rsu dropped', bool(silent) and available.any(), WARN,
+                       'RSUs silent or unusable, re-solved without them: ' + ', '.join(silent))
+        if q_fresh and available.any():
+            params = market.restrict_to_available(game.GameParams(
+                q=np.where(available, self.q, 1.0)[None], S=self.S[None], delta=[self.delta],
+                budget=[self.budget], cost=self.cost, price_cap=self.price_cap), available)
+            prices = np.where(available, self.prices, self.price_cap)[None]
+            try:
+                demand, lam = game.follower_best_response(prices, params)
+                self.demand = demand[0]
+                self.condition('solver', False)
+                self.report('lambda', float(lam[0]))
+            except game.GameInputError as err:      # cannot happen with validated inputs; never crash
+                self.demand = np.zeros_like(self.demand)
+                self.condition('solver', True, ERROR, f'best response failed: {err}')
+        else:
+            self.demand = np.zeros_like(self.demand)
+        self.demand_pub.publish(contract.make_array(self.demand, ('rsu',)))
+        target = market.migration_target(self.demand, self.target, self.hysteresis)
+        if target != self.target:
+            self.target = target
+            self.target_pub.publish(String(data=self.rsu_names[target] if target >= 0 else ''))
+        self.report('migration_target', self.rsu_names[self.target] if self.target >= 0 else '')
+        self.report('spend', float(np.dot(np.where(available, self.prices, 0.0), self.demand)))
+
+
+NODE = BandwidthFollower
+
+
+def main(args=None):
+    return main_for(BandwidthFollower, args)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,212 @@
+"""The node graph's contract: topic names, message types, QoS, frames and array layouts (issue 4).
+
+Everything two nodes must agree on is defined here once; docs/nodes.md is the same table in prose.
+
+Namespaces: every UAV-side topic lives under /<uav name> (e.g. /uav0/pose), every RSU-side topic
+under /<rsu name> (e.g. /rsu1/prices), names from the scenario. Diagnostics go to /diagnostics.
+Frame: positions and velocities are ENU metres in the scenario's world frame WORLD_FRAME ('map',
+origin at the area's south-west corner). NED only exists at the flight boundary (uav_edge/core/frames.py).
+
+Arrays are std_msgs/Float64MultiArray with a labelled layout: dim[k].label names the axis
+('uav', 'rsu' or 'field'); along 'uav' / 'rsu' the order is the scenario's (uav_names /
+rsu_names parameters); along 'field' the order is the tuple below. A message whose labels, sizes
+or values do not match is invalid: the receiving node drops it, counts it and reports it.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+WORLD_FRAME = 'map'
+
+# --- QoS profiles (DESIGN.md: sensor-like best effort, decisions reliable, latched state transient local)
+SENSOR, DECISION, LATCHED = 'sensor', 'decision', 'latched'
+
+
+def qos(kind):
+    """The rclpy QoSProfile of a QoS kind (imported lazily so the tables stay importable without rclpy)."""
+    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    if kind == SENSOR:
+        return QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST,
+                          reliability=ReliabilityPolicy.BEST_EFFORT, durability=DurabilityPolicy.VOLATILE)
+    if kind == DECISION:
+        return QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST,
+                          reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
+    if kind == LATCHED:
+        return QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
+                          reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    raise ValueError(f'qos kind: expected one of {SENSOR}, {DECISION}, {LATCHED}; got {kind!r}')
+
+
+# --- labelled array layouts -------------------------------------------------------------------
+
+CHANNEL_FIELDS = ('los_probability', 'gain_db', 'snr_db', 'spectral_efficiency', 'measured')
+ENERGY_FIELDS = ('remaining_j', 'state_of_charge', 'power_w', 'endurance_s')
+OFFLOAD_FIELDS = ('eps_uav', 'eps_d2d', 'eps_local', 'uav_cpu_hz', 'bitrate_bps', 'cpu_power_w', 'completion_s')
+TASK_FIELDS = ('data_bits', 'cycles_per_bit')
+FLIGHT_STATE_KEYS = ('link_up', 'armed', 'mode', 'in_air', 'landed_state', 'health_ok', 'armable',
+                     'offboard_streaming', 'energy_alarm')
+# flight_bridge services (std_srvs/srv/Trigger, under /<uav>): success + message = the vehicle's answer
+FLIGHT_SERVICES = ('arm', 'disarm', 'takeoff', 'offboard_start', 'offboard_stop', 'land', 'rtl', 'hold')
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One row of the topic table (docs/nodes.md)."""
+
+    name: str            # relative to the namespace given in `scope`, or absolute
+    type: str            # package/msg/Type
+    qos: str             # SENSOR | DECISION | LATCHED
+    scope: str           # '/<uav>' | '/<rsu>' | '/'
+    units: str
+    rate: str
+    publisher: str
+    subscribers: str
+    layout: tuple = ()   # Float64MultiArray dims: ((label, size symbol), ...)
+
+
+TOPICS = (
+    Topic('pose', 'geometry_msgs/msg/PoseStamped', SENSOR, '/<uav>', 'm (ENU), frame map', 'flight rate',
+          'flight_bridge (tests: a test publisher)', 'channel_estimator, offload_scheduler, trajectory_planner'),
+    Topic('velocity', 'geometry_msgs/msg/TwistStamped', SENSOR, '/<uav>', 'm/s (ENU), frame map', 'flight rate',
+          'flight_bridge', 'energy_monitor'),
+    Topic('battery', 'sensor_msgs/msg/BatteryState', SENSOR, '/<uav>', 'percentage 0..1, V, A', '1-10 Hz',
+          'flight_bridge', 'energy_monitor'),
+    Topic('link_quality', 'std_msgs/msg/Float64MultiArray', SENSOR, '/<uav>', 'bit/s/Hz (measured q; NaN = none)',
+          'optional', 'radio driver', 'channel_estimator', (('rsu', 'J'),)),
+    Topic('channel', 'std_msgs/msg/Float64MultiArray', SENSOR, '/<uav>', 'see CHANNEL_FIELDS',
+          'per pose', 'channel_estimator', 'bandwidth_follower, pricing_leader (all RSUs)',
+          (('rsu', 'J'), ('field', len(CHANNEL_FIELDS)))),
+    Topic('demand', 'std_msgs/msg/Float64MultiArray', DECISION, '/<uav>', 'bandwidth units per RSU',
+          'per price / channel update', 'bandwidth_follower', 'pricing_leader (all RSUs)', (('rsu', 'J'),)),
+    Topic('migration_target', 'std_msgs/msg/String', LATCHED, '/<uav>', 'RSU name ("" = none)', 'on change',
+          'bandwidth_follower', 'twin migration (offload side), operators'),
+    Topic('energy', 'std_msgs/msg/Float64MultiArray', SENSOR, '/<uav>', 'J, 0..1, W, s', 'energy tick',
+          'energy_monitor', 'operators, planners', (('field', len(ENERGY_FIELDS)),)),
+    Topic('energy_alarm', 'std_msgs/msg/Bool', LATCHED, '/<uav>', 'true = at/below reserve', 'on change + tick',
+          'energy_monitor', 'trajectory_planner, offload_scheduler, flight_bridge (RTL/land)'),
+    Topic('tasks', 'std_msgs/msg/Float64MultiArray', DECISION, '/<uav>', 'bit, cycle/bit', 'optional',
+          'video pipeline', 'offload_scheduler', (('field', len(TASK_FIELDS)),)),
+    Topic('offload', 'std_msgs/msg/Float64MultiArray', DECISION, '/<uav>', 'fractions, Hz, bit/s, W, s',
+          'per slot', 'offload_scheduler', 'energy_monitor', (('field', len(OFFLOAD_FIELDS)),)),
+    Topic('path', 'nav_msgs/msg/Path', LATCHED, '/<uav>', 'm (ENU), frame map', 'on replan',
+          'trajectory_planner', 'operators, flight_bridge'),
+    Topic('setpoint', 'geometry_msgs/msg/PoseStamped', DECISION, '/<uav>', 'm (ENU), frame map', 'planner tick',
+          'trajectory_planner', 'flight_bridge'),
+    Topic('flight_state', 'diagnostic_msgs/msg/DiagnosticStatus', LATCHED, '/<uav>',
+          'values keyed by FLIGHT_STATE_KEYS; level OK/WARN (unhealthy)/ERROR (link down)', 'on change + 1 Hz',
+          'flight_bridge', 'operators, runner, tests'),
+    Topic('prices', 'std_msgs/msg/Float64MultiArray', LATCHED, '/<rsu>', 'money per bandwidth unit, per UAV',
+          'market round', 'pricing_leader', 'bandwidth_follower (all UAVs), other pricing_leaders',
+          (('uav', 'I'),)),
+    Topic('/diagnostics', 'diagnostic_msgs/msg/DiagnosticArray', DECISION, '/', 'OK/WARN/ERROR + reason',
+          'diagnostics period (1 Hz)', 'every node', 'operators, tests'),
+)
+
+
+def topic(namespace, name):
+    """Absolute topic name '/<namespace>/<name>' (e.g. topic('rsu1', 'prices') == '/rsu1/prices')."""
+    return f"/{namespace.strip('/')}/{name}"
+
+
+# --- building and validating Float64MultiArray messages -----------------------------------------
+
+class InvalidMessage(ValueError):
+    """A received message breaks the contract (the message says how); it is dropped and counted."""
+
+
+def make_array(values, labels):
+    """A Float64MultiArray with labelled dims: values shaped like `labels` (one label per axis)."""
+    from std_msgs.msg import Float64MultiArray, MultiArrayDimension
+
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != len(labels):
+        raise ValueError(f'values: expected {len(labels)} axes {labels}, got shape {arr.shape}')
+    msg = Float64MultiArray()
+    strides = np.cumprod(arr.shape[::-1])[::-1] if arr.ndim else []
+    msg.layout.dim = [MultiArrayDimension(label=label, size=int(size), stride=int(stride))
+                      for label, size, stride in zip(labels, arr.shape, strides)]
+    msg.data = arr.ravel().tolist()
+    return msg
+
+
+def read_array(msg, labels, shape, low=None, high=None, allow_nan=False):
+    """Validate a Float64MultiArray against (labels, shape, [low, high]) and return it as an ndarray.
+
+    Raises InvalidMessage naming what is wrong (labels, sizes, data length, NaN/inf, range).
+    low/high may be scalars or arrays broadcastable to `shape` (e.g. one bound per field).
+    """
+    dims = list(msg.layout.dim)
+    got = tuple(d.label for d in dims)
+    if got != tuple(labels):
+        raise InvalidMessage(f'layout labels {got}, expected {tuple(labels)}')
+    sizes = tuple(int(d.size) for d in dims)
+    if sizes != tuple(shape):
+        raise InvalidMessage(f'layout sizes {sizes}, expected {tuple(shape)}')
+    data = np.asarray(msg.data, dtype=float)
+    if data.size != int(np.prod(shape)):
+        raise InvalidMessage(f'{data.size} values, expected {int(np.prod(shape))}')
+    arr = data.reshape(shape)
+    finite = np.isfinite(arr)
+    if not allow_nan and not finite.all():
+        raise InvalidMessage(f'non-finite value at index {tuple(int(k) for k in np.argwhere(~finite)[0])}')
+    if np.isinf(arr).any():
+        raise InvalidMessage('infinite value')
+    for bound, bad_if in ((low, lambda a, b: a < b), (high, lambda a, b: a > b)):
+        if bound is not None:
+            with np.errstate(invalid='ignore'):
+                bad = bad_if(arr, np.broadcast_to(bound, shape)) & finite
+            if bad.any():
+                idx = tuple(int(k) for k in np.argwhere(bad)[0])
+                raise InvalidMessage(f'value {arr[idx]:g} at index {idx} outside [{low}, {high}]')
+    return arr
+
+
+CHANNEL_LOW = (0.0, -400.0, -400.0, 0.0, 0.0)       # per CHANNEL_FIELDS
+CHANNEL_HIGH = (1.0, 100.0, 400.0, 100.0, 1.0)
+
+
+def read_channel(msg, num_rsus):
+    """The (J, len(CHANNEL_FIELDS)) channel array, validated field by field."""
+    return read_array(msg, ('rsu', 'field'), (num_rsus, len(CHANNEL_FIELDS)), low=CHANNEL_LOW, high=CHANNEL_HIGH)
+
+
+def read_position(msg, max_abs_m=1e6):
+    """(x, y, z) in m of a PoseStamped/PointStamped-like message in WORLD_FRAME; InvalidMessage otherwise."""
+    if msg.header.frame_id != WORLD_FRAME:
+        raise InvalidMessage(f"frame_id {msg.header.frame_id!r}, expected {WORLD_FRAME!r}")
+    p = msg.pose.position
+    xyz = np.array([p.x, p.y, p.z], dtype=float)
+    if not np.all(np.isfinite(xyz)):
+        raise InvalidMessage('non-finite position')
+    if np.any(np.abs(xyz) > max_abs_m):
+        raise InvalidMessage(f'position {xyz.tolist()} beyond {max_abs_m:g} m')
+    q = msg.pose.orientation
+    if not np.all(np.isfinite([q.x, q.y, q.z, q.w])):
+        raise InvalidMessage('non-finite orientation')
+    return xyz
+
+
+def read_velocity(msg, max_speed_mps=100.0):
+    """(vx, vy, vz) in m/s of a TwistStamped in WORLD_FRAME; InvalidMessage otherwise."""
+    if msg.header.frame_id != WORLD_FRAME:
+        raise InvalidMessage(f"frame_id {msg.header.frame_id!r}, expected {WORLD_FRAME!r}")
+    v = msg.twist.linear
+    vel = np.array([v.x, v.y, v.z], dtype=float)
+    if not np.all(np.isfinite(vel)):
+        raise InvalidMessage('non-finite velocity')
+    if np.linalg.norm(vel) > max_speed_mps:
+        raise InvalidMessage(f'speed {np.linalg.norm(vel):.1f} m/s above {max_speed_mps:g} m/s')
+    return vel
+
+
+def make_pose(xyz, stamp, frame_id=WORLD_FRAME):
+    """A PoseStamped at (x, y, z) m in WORLD_FRAME with identity orientation."""
+    from geometry_msgs.msg import PoseStamped
+
+    msg = PoseStamped()
+    msg.header.frame_id = frame_id
+    msg.header.stamp = stamp
+    msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in xyz)
+    msg.pose.orientation.w = 1.0
+    return msg

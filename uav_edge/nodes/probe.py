@@ -1,0 +1,94 @@
+"""A test/bench companion node: publishes poses and records what the graph publishes.
+
+It talks to the graph only through the contract (topics, QoS, layouts), like any other node would.
+Everything it records carries the receive time (time.perf_counter), so benches can measure latency.
+wait_for() polls a condition with a timeout: tests wait for conditions, never for fixed sleeps.
+"""
+import threading
+import time
+from collections import defaultdict
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseStamped
+from rclpy.node import Node
+from std_msgs.msg import Float64MultiArray, String
+
+from uav_edge.nodes import contract
+
+
+class Probe(Node):
+    """Pose publishers for `uav_names`; recorders for channel, demand, migration_target, prices, diagnostics."""
+
+    def __init__(self, uav_names, rsu_names, name='probe', **kwargs):
+        super().__init__(name, **kwargs)
+        self.uav_names, self.rsu_names = list(uav_names), list(rsu_names)
+        self.lock = threading.Lock()
+        self.latest = {}                        # (topic) -> np.ndarray or str
+        self.arrivals = defaultdict(list)       # topic -> [(perf_counter, value)]
+        self.diagnostics = {}                   # status name -> DiagnosticStatus
+        self.keep_arrivals = False
+        self.pose_pubs = {u: self.create_publisher(PoseStamped, contract.topic(u, 'pose'),
+                                                   contract.qos(contract.SENSOR)) for u in self.uav_names}
+        for u in self.uav_names:
+            self.watch(Float64MultiArray, contract.topic(u, 'channel'), contract.SENSOR, _array)
+            self.watch(Float64MultiArray, contract.topic(u, 'demand'), contract.DECISION, _array)
+            self.watch(String, contract.topic(u, 'migration_target'), contract.LATCHED, lambda m: m.data)
+        for r in self.rsu_names:
+            self.watch(Float64MultiArray, contract.topic(r, 'prices'), contract.LATCHED, _array)
+        self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
+                                 contract.qos(contract.DECISION))
+
+    def watch(self, msg_type, topic, qos_kind, convert=lambda m: m):
+        """Record the latest message on `topic` (converted) under its name; see get()."""
+        def callback(msg):
+            value = convert(msg)
+            now = time.perf_counter()
+            with self.lock:
+                self.latest[topic] = value
+                if self.keep_arrivals:
+                    self.arrivals[topic].append((now, value))
+        return self.create_subscription(msg_type, topic, callback, contract.qos(qos_kind))
+
+    def _on_diagnostics(self, msg):
+        with self.lock:
+            for status in msg.status:
+                self.diagnostics[status.name] = status
+
+    def publish_pose(self, uav, xyz, frame_id=contract.WORLD_FRAME):
+        self.pose_pubs[uav].publish(contract.make_pose(xyz, self.get_clock().now().to_msg(), frame_id))
+
+    def get(self, namespace, name):
+        with self.lock:
+            return self.latest.get(contract.topic(namespace, name))
+
+    def matrix(self, name, namespaces):
+        """Stack the latest array of `name` from each namespace (None if any is missing)."""
+        rows = [self.get(ns, name) for ns in namespaces]
+        return None if any(r is None for r in rows) else np.array(rows)
+
+    def status(self, node_fqn):
+        """(level, message, {key: value}) of a node's latest diagnostic status, or None."""
+        with self.lock:
+            s = self.diagnostics.get(node_fqn.lstrip('/'))
+        return None if s is None else (s.level, s.message, {kv.key: kv.value for kv in s.values})
+
+    def matched(self, topics_min):
+        """True when every topic in {topic: n} has >= n matched subscriptions (publishers of this probe)."""
+        return all(self.pose_pubs[t].get_subscription_count() >= n for t, n in topics_min.items())
+
+
+def _array(msg):
+    return np.asarray(msg.data, dtype=float).reshape([d.size for d in msg.layout.dim] or [-1])
+
+
+def wait_for(condition, timeout_s, poll_s=0.01, what='condition'):
+    """Poll condition() until it returns neither None nor False (returns that value); TimeoutError after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value is not None and value is not False:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f'timed out after {timeout_s:.1f} s waiting for {what}')
+        time.sleep(poll_s)
