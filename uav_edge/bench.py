@@ -97,7 +97,22 @@ def bench_policy(quick=False):
     return run_policy_bench(quick=quick)
 
 
-SECTIONS = {'equilibrium': bench_equilibrium, 'sitl': bench_sitl, 'policy': bench_policy}
+def bench_seed1(quick=False):
+    """Seed 1 TD3 actor: inference onnxruntime vs torch eager, offloading env steps/s (issue: seed 1)."""
+    from uav_edge.learn.bench_seed1 import bench_seed1 as run_seed1_bench
+
+    return run_seed1_bench(quick=quick)
+
+
+def bench_flight(quick=False):
+    """Flight bridge: offboard setpoint stream rate and jitter at 50 Hz (issue: fly it)."""
+    from uav_edge.flight.bench import bench_flight as run_flight_bench
+
+    return run_flight_bench(quick=quick)
+
+
+SECTIONS = {'equilibrium': bench_equilibrium, 'sitl': bench_sitl, 'policy': bench_policy,
+            'seed1': bench_seed1, 'flight': bench_flight}
 
 
 def run(sections=None, quick=False, out='results/bench.json'):
