@@ -3,13 +3,15 @@
 Which nodes run, in which namespaces and with which parameters is decided by uav_edge.graph (the
 same code as the launch-free runner `uav-edge run`); this file only turns its NodeSpecs into
 launch_ros Node actions. Arguments: scenario, num_uavs, policy, sim, round_period, use_sim_time,
-log_level.
+log_level. sim:=builtin also starts the built-in simulator (graph.simulator_command) as a process;
+sim:=px4 attaches the flight bridges to PX4 SITL instances started as in sitl/README.md.
 """
+import sys
 import tempfile
 from pathlib import Path
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -24,7 +26,7 @@ def generate_launch_description():
         DeclareLaunchArgument('policy', default_value='', choices=['', 'analytic', 'onnx'],
                               description="RSU pricing policy ('' = the scenario's)"),
         DeclareLaunchArgument('sim', default_value='none', choices=list(graph.SIMS),
-                              description='flight side: none | builtin | px4 (only none is wired in yet)'),
+                              description='flight side: none | builtin (built-in simulator) | px4 (running PX4 SITL)'),
         DeclareLaunchArgument('round_period', default_value='0.5', description='market round period, s'),
         DeclareLaunchArgument('use_sim_time', default_value='false', choices=['true', 'false'],
                               description='use /clock'),
@@ -34,7 +36,7 @@ def generate_launch_description():
 
 
 def _graph_nodes(context, *args, **kwargs):
-    """Evaluate the arguments, build the graph with uav_edge.graph, return one Node action per NodeSpec."""
+    """Evaluate the arguments, build the graph with uav_edge.graph: one Node action per NodeSpec (+ simulator)."""
     value = lambda name: LaunchConfiguration(name).perform(context)   # noqa: E731
     num_uavs = int(value('num_uavs')) if value('num_uavs') else None
     scenario = graph.load_scenario(value('scenario'), num_uavs=num_uavs)
@@ -44,7 +46,11 @@ def _graph_nodes(context, *args, **kwargs):
     specs = graph.build_graph(scenario, options)
     params_file = graph.write_params_file(
         specs, Path(tempfile.mkdtemp(prefix='uav_edge_launch_')) / 'params.yaml')
-    return [Node(package=graph.PACKAGE, executable=spec.executable, name=spec.name, namespace=spec.namespace,
-                 parameters=[str(params_file)], arguments=['--ros-args', '--log-level', value('log_level')],
-                 output='screen')
-            for spec in specs]
+    actions = [Node(package=graph.PACKAGE, executable=spec.executable, name=spec.name, namespace=spec.namespace,
+                    parameters=[str(params_file)], arguments=['--ros-args', '--log-level', value('log_level')],
+                    output='screen')
+               for spec in specs]
+    simulator = graph.simulator_command(scenario, options, python=sys.executable)
+    if simulator:                     # sim:=builtin: the vehicles, one process for all UAVs
+        actions.insert(0, ExecuteProcess(cmd=simulator, name='simulator', output='screen'))
+    return actions

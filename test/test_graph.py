@@ -8,6 +8,7 @@ import yaml
 
 from uav_edge import graph
 from uav_edge.core.scenario import ScenarioError
+from uav_edge.flight import px4
 
 
 @pytest.fixture(scope='module')
@@ -64,15 +65,47 @@ def test_options_num_uavs_policy_round_period_and_subsets():
 @pytest.mark.parametrize('bad, match', [
     (dict(sim='gazebo'), 'sim'), (dict(policy='magic'), 'policy'), (dict(num_uavs=0), 'num_uavs'),
     (dict(round_period_s=float('nan')), 'round_period_s'), (dict(kinds=('radar',)), 'kinds'),
+    (dict(first_instance=250), 'first_instance'), (dict(flight_rate_hz=0.5), 'flight_rate_hz'),
+    (dict(takeoff_altitude_m=float('inf')), 'takeoff_altitude_m'),
 ])
 def test_bad_options_are_rejected_by_name(bad, match):
     with pytest.raises(ValueError, match=match):
         graph.GraphOptions(**bad)
 
 
-def test_flight_side_is_an_explicit_extension_point():
-    with pytest.raises(NotImplementedError, match='flight_bridge'):
-        graph.build_graph(graph.load_scenario('small'), graph.GraphOptions(sim='builtin'))
+@pytest.mark.parametrize('sim', ['builtin', 'px4'])
+def test_flight_side_adds_one_bridge_per_uav_to_its_vehicle(sim):
+    scenario = graph.load_scenario('mission')
+    world = scenario.sample()
+    specs = graph.build_graph(scenario, graph.GraphOptions(sim=sim, first_instance=7, takeoff_altitude_m=4.0))
+    bridges = [s for s in specs if s.executable == 'flight_bridge']
+    assert [b.namespace for b in bridges] == list(world.uav_names)
+    assert len(specs) == 5 * world.num_uavs + world.num_rsus + world.num_uavs
+    for i, bridge in enumerate(bridges):
+        p = bridge.parameters
+        assert p['connection_url'] == f'udpin://127.0.0.1:{14547 + i}' and p['instance'] == 7 + i
+        assert p['home_m'] == list(world.uav_homes_m[i])
+        assert p['area_size_m'] == list(world.area_size_m) and p['altitude_band_m'] == list(world.altitude_m)
+        assert p['takeoff_altitude_m'] == 4.0 and p['setpoint_rate_hz'] >= 10.0       # PX4 needs > 2 Hz
+        planner = _by(specs, 'trajectory_planner', bridge.namespace).parameters
+        assert p['altitude_band_m'][0] <= planner['cruise_altitude_m'] <= p['altitude_band_m'][1]
+        if sim == 'builtin':
+            assert 'world_origin' not in p           # anchored at the vehicle's home, which is home_m
+        else:
+            assert p['world_origin'] == pytest.approx(px4.DEFAULT_ORIGIN)
+
+
+def test_simulator_command_starts_one_vehicle_per_uav_on_the_bridges_ports():
+    scenario = graph.load_scenario('mission')
+    options = graph.GraphOptions(sim='builtin', num_uavs=2, first_instance=7, takeoff_altitude_m=4.0)
+    argv = graph.simulator_command(scenario, options, python='py')
+    assert argv[:3] == ['py', '-m', 'uav_edge.sitl']
+    assert argv[argv.index('--count') + 1] == '2' and argv[argv.index('--first-instance') + 1] == '7'
+    params = dict(argv[k + 1].split('=') for k, a in enumerate(argv) if a == '--param')
+    assert float(params['MIS_TAKEOFF_ALT']) == 4.0
+    assert float(params['RTL_RETURN_ALT']) == scenario.sample().altitude_m[0]      # return at cruise altitude
+    for sim in ('none', 'px4'):
+        assert graph.simulator_command(scenario, graph.GraphOptions(sim=sim)) == []
 
 
 def test_num_uavs_beyond_a_fixed_list_is_a_scenario_error(tmp_path):

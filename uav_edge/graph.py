@@ -6,9 +6,9 @@ and the twin only): importable without rclpy or launch.
 
 Per UAV (namespace = the scenario's UAV name, e.g. /uav0): channel_estimator, energy_monitor,
 bandwidth_follower, offload_scheduler, trajectory_planner. Per RSU (namespace = RSU name, e.g.
-/rsu0): pricing_leader. The flight side (flight_bridge + simulator) is the extension point `sim`:
-only 'none' is implemented here (poses come from outside, e.g. tests); 'builtin' and 'px4' are
-added by the simulator follow-up in _flight_nodes().
+/rsu0): pricing_leader. The flight side is chosen by `sim`: 'none' (poses come from outside, e.g.
+tests), 'builtin' (one flight_bridge per UAV + the built-in simulator, simulator_command()) or
+'px4' (one flight_bridge per UAV attached to PX4 SITL instances, uav_edge.flight.px4).
 """
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +19,14 @@ import yaml
 
 from uav_edge.core import planning
 from uav_edge.core.scenario import Scenario, ScenarioError, parse_overrides, resolve_scenario
+from uav_edge.flight import px4
+from uav_edge.flight.link import default_url
 
 PACKAGE = 'uav_edge'
 UAV_NODES = ('channel_estimator', 'energy_monitor', 'bandwidth_follower', 'offload_scheduler', 'trajectory_planner')
 RSU_NODES = ('pricing_leader',)
 NODE_KINDS = UAV_NODES + RSU_NODES
+FLIGHT_NODES = ('flight_bridge',)      # per UAV, present when sim != 'none'
 SIMS = ('none', 'builtin', 'px4')
 POLICIES = ('analytic', 'onnx')
 
@@ -52,13 +55,16 @@ class GraphOptions:
 
     num_uavs: Optional[int] = None        # None: the scenario's count
     policy: Optional[str] = None          # pricing policy; None: the scenario's policies.pricing
-    sim: str = 'none'                     # flight side: none | builtin | px4 (only none implemented)
+    sim: str = 'none'                     # flight side: none | builtin | px4
     round_period_s: float = 0.5           # market round period
     stale_rounds: float = 3.0             # an input older than stale_rounds x round period is stale
     migration_hysteresis: float = 0.2     # relative demand margin before a twin switches RSU
     reserve_fraction: float = 0.2         # energy reserve (state of charge) that raises the alarm
     planner_cell_m: float = 50.0          # A* grid cell
     use_sim_time: bool = False
+    first_instance: int = 0               # vehicle instance of UAV 0: MAVLink 127.0.0.1:14540+i (PX4 SITL ports)
+    takeoff_altitude_m: float = 5.0       # MIS_TAKEOFF_ALT set by every flight bridge [A]
+    flight_rate_hz: float = 20.0          # flight bridge setpoint stream and telemetry rate [A]
     kinds: tuple = NODE_KINDS             # which node kinds to include (tests start subsets)
     extra: dict = field(default_factory=dict)   # {executable: {param: value}} applied last
 
@@ -69,7 +75,11 @@ class GraphOptions:
             raise ValueError(f"policy: expected one of {', '.join(POLICIES)}, got {self.policy!r}")
         if self.num_uavs is not None and (not isinstance(self.num_uavs, int) or self.num_uavs < 1):
             raise ValueError(f'num_uavs: expected an integer >= 1, got {self.num_uavs!r}')
-        for name in ('round_period_s', 'stale_rounds', 'planner_cell_m'):
+        if not isinstance(self.first_instance, int) or not 0 <= self.first_instance <= 249:
+            raise ValueError(f'first_instance: expected an integer in [0, 249], got {self.first_instance!r}')
+        if not 1.0 <= self.flight_rate_hz <= 100.0:
+            raise ValueError(f'flight_rate_hz: must be in [1, 100] Hz, got {self.flight_rate_hz}')
+        for name in ('round_period_s', 'stale_rounds', 'planner_cell_m', 'takeoff_altitude_m'):
             value = getattr(self, name)
             if not (np.isfinite(value) and value > 0):
                 raise ValueError(f'{name}: must be finite and > 0, got {value}')
@@ -158,11 +168,43 @@ def build_graph(scenario: Scenario, options: GraphOptions = GraphOptions()) -> l
 
 
 def _flight_nodes(world, options):
-    """Extension point: flight_bridge + simulator per UAV for sim='builtin' | 'px4' (simulator follow-up)."""
+    """One flight_bridge per UAV: to the built-in simulator's vehicle first_instance + i, or to PX4 SITL."""
     if options.sim == 'none':
         return []
-    raise NotImplementedError(f"sim={options.sim!r}: the flight side (flight_bridge + simulator) is not in the "
-                              "graph yet; use sim='none' and publish /<uav>/pose yourself")
+    if options.sim == 'builtin':
+        urls = [default_url(options.first_instance + i) for i in range(world.num_uavs)]
+        origin = []                   # each bridge anchors the world at its vehicle's home (= the scenario home)
+    else:
+        plan = px4.px4_plan(world.uav_homes_m, first_instance=options.first_instance, attach=True)
+        urls, origin = list(plan.urls), list(plan.origin)
+    rate = float(options.flight_rate_hz)
+    specs = []
+    for i, uav in enumerate(world.uav_names):
+        p = {'use_sim_time': bool(options.use_sim_time), 'connection_url': urls[i],
+             'instance': options.first_instance + i, 'home_m': _floats(world.uav_homes_m[i]),
+             'world_origin': _floats(origin), 'area_size_m': _floats(world.area_size_m),
+             'altitude_band_m': _floats(world.altitude_m), 'setpoint_rate_hz': rate, 'telemetry_rate_hz': rate,
+             'takeoff_altitude_m': float(options.takeoff_altitude_m)}
+        specs.append(NodeSpec('flight_bridge', 'flight_bridge', uav,
+                              _clean({**p, **options.extra.get('flight_bridge', {})})))
+    return specs
+
+
+def simulator_command(scenario: Scenario, options: GraphOptions, python='python3') -> list:
+    """argv of the built-in simulator for the graph's vehicles ([] unless sim='builtin').
+
+    One process for all UAVs (`python -m uav_edge.sitl`): vehicle first_instance + i pushes MAVLink to
+    the bridge of UAV i. RTL returns at the cruise altitude (the planner's), not PX4's 60 m default, and
+    auto modes (RTL) fly at the scenario's cruise speed.
+    """
+    if options.sim != 'builtin':
+        return []
+    world = resize_uavs(scenario, options.num_uavs).sample()
+    return [python, '-m', 'uav_edge.sitl', '--count', str(world.num_uavs),
+            '--first-instance', str(options.first_instance), '--seed', str(world.seed),
+            '--param', f'MIS_TAKEOFF_ALT={options.takeoff_altitude_m:g}',
+            '--param', f'RTL_RETURN_ALT={float(world.altitude_m[0]):g}',
+            '--param', f'MPC_XY_CRUISE={min(float(np.min(world.cruise_speed_mps)), 20.0):g}']
 
 
 def _floats(values):

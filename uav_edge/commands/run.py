@@ -5,7 +5,11 @@ The graph (which nodes, namespaces, parameters) comes from uav_edge.graph, exact
 (`python -m uav_edge.nodes.<node> --ros-args ... --params-file <run dir>/params.yaml`) in its own
 session; Ctrl-C / SIGTERM / --duration stop them all with SIGINT (SIGKILL after a grace period),
 and the exit codes are checked: the command fails if a node died early or exited non-zero.
+--sim builtin also starts the built-in simulator (one process for every vehicle) before the nodes;
+--sim px4 attaches the flight bridges to PX4 SITL instances already running (sitl/README.md).
 --single-process spins all nodes in this process on one executor instead.
+The process helpers (StopFlag, child_env, start_process, stop_processes, report_exits) are shared
+with `uav-edge mission`.
 """
 import os
 import signal
@@ -31,7 +35,8 @@ def add_arguments(parser):
     parser.add_argument('--policy', choices=('analytic', 'onnx'), default=None,
                         help="RSU pricing policy (default: the scenario's policies.pricing)")
     parser.add_argument('--sim', choices=('none', 'builtin', 'px4'), default='none',
-                        help='flight side (only none is wired in yet: publish /<uav>/pose yourself)')
+                        help='flight side: none (publish /<uav>/pose yourself), builtin (starts the built-in '
+                             'simulator + a flight bridge per UAV), px4 (bridges to running PX4 SITL instances)')
     parser.add_argument('--duration', type=float, default=0.0, help='stop after S seconds (0: until Ctrl-C)')
     parser.add_argument('--round-period', type=float, default=0.5, help='market round period in s')
     parser.add_argument('--use-sim-time', action='store_true', help='nodes use /clock')
@@ -53,13 +58,14 @@ def run(args):
     params_file = graph.write_params_file(specs, run_dir / 'params.yaml')
     print(f'uav-edge run: scenario {scenario.name} ({scenario.num_uavs} UAVs, {scenario.num_rsus} RSUs), '
           f'{len(specs)} nodes, parameters in {params_file}', flush=True)
-    stop = _StopFlag()
+    stop = StopFlag()
+    sim = graph.simulator_command(scenario, options, python=sys.executable)
     if args.single_process:
-        return _run_in_process(specs, args, stop)
-    return _run_processes(specs, params_file, run_dir, args, stop)
+        return _run_in_process(specs, run_dir, args, stop, sim)
+    return _run_processes(specs, params_file, run_dir, args, stop, sim)
 
 
-class _StopFlag:
+class StopFlag:
     """Set by SIGINT / SIGTERM (so Ctrl-C stops the graph cleanly instead of raising KeyboardInterrupt)."""
 
     def __init__(self):
@@ -83,49 +89,71 @@ class _StopFlag:
             time.sleep(poll_s)
 
 
-def _run_processes(specs, params_file, run_dir, args, stop):
+def _run_processes(specs, params_file, run_dir, args, stop, sim_argv=()):
     from uav_edge import graph
 
-    env = dict(os.environ)
-    env.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    env = child_env()
     procs = []
     try:
+        if sim_argv:
+            procs.append(('simulator', start_process(sim_argv, run_dir / 'simulator.log', env)))
+            print(f'  started the built-in simulator (pid {procs[-1][1].pid})', flush=True)
         for spec in specs:
-            log = open(run_dir / f'{spec.namespace}.{spec.name}.log', 'wb')
             argv = graph.node_command(spec, params_file, python=sys.executable, log_level=args.log_level)
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    env=env, start_new_session=True, preexec_fn=_ignore_sigint_until_rclpy)
-            log.close()
-            procs.append((spec, proc))
-            print(f'  started {spec.fully_qualified_name} (pid {proc.pid})', flush=True)
-        print(f'uav-edge run: {len(procs)} nodes running; logs in {run_dir}; Ctrl-C to stop', flush=True)
+            procs.append((spec.fully_qualified_name,
+                          start_process(argv, run_dir / f'{spec.namespace}.{spec.name}.log', env)))
+            print(f'  started {spec.fully_qualified_name} (pid {procs[-1][1].pid})', flush=True)
+        print(f'uav-edge run: {len(procs)} processes running; logs in {run_dir}; Ctrl-C to stop', flush=True)
         reason = stop.wait(args.duration, alive=lambda: all(p.poll() is None for _, p in procs))
     finally:
-        early = {spec.fully_qualified_name: p.returncode for spec, p in procs if p.poll() is not None}
-        codes = _stop_all(procs)
+        early = {name: p.returncode for name, p in procs if p.poll() is not None}
+        codes = stop_processes(procs[1:] if sim_argv else procs)
+        codes.update(stop_processes(procs[:1] if sim_argv else []))      # the vehicles go last
     print(f'uav-edge run: stopping ({reason if procs else "start failed"})', flush=True)
+    failed = report_exits(codes, early, run_dir)
+    print(f'uav-edge run: {len(codes) - len(failed)}/{len(codes)} processes exited cleanly', flush=True)
+    return 1 if failed or early else 0
+
+
+def child_env(domain_id=None):
+    """The environment for node / simulator processes: DDS discovery on loopback, optional ROS_DOMAIN_ID."""
+    env = dict(os.environ)
+    env.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    if domain_id is not None:
+        env['ROS_DOMAIN_ID'] = str(domain_id)
+    return env
+
+
+def start_process(argv, log_path, env):
+    """Start argv in its own session (stdin closed, stdout+stderr to log_path); returns the Popen."""
+    with open(log_path, 'wb') as log:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                env=env, start_new_session=True, preexec_fn=_ignore_sigint_until_rclpy)
+
+
+def report_exits(codes, early, run_dir):
+    """Print which processes died early or exited non-zero (stderr); returns {name: code} of the failed."""
     failed = {name: code for name, code in codes.items() if code != 0}
     for name, code in early.items():
         print(f'  {name} exited early with code {code}; see its log in {run_dir}', file=sys.stderr)
     for name, code in failed.items():
         if name not in early:
             print(f'  {name} exited with code {code}', file=sys.stderr)
-    print(f'uav-edge run: {len(codes) - len(failed)}/{len(codes)} nodes exited cleanly', flush=True)
-    return 1 if failed or early else 0
+    return failed
 
 
 def _ignore_sigint_until_rclpy():
     """In the child before exec: SIGINT ignored while Python imports; rclpy.init installs its own handler.
 
     A SIGINT that lands during start-up would otherwise be a KeyboardInterrupt traceback (exit 1); this way
-    it is ignored and _stop_all sends another one once the node is up.
+    it is ignored and stop_processes sends another one once the node is up.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _stop_all(procs, resend_s=0.5):
-    """SIGINT every node's process group (again every resend_s while it runs), SIGKILL what is left after
-    GRACE_S; returns {name: exit code}."""
+def stop_processes(procs, resend_s=0.5):
+    """SIGINT every (name, Popen)'s process group (again every resend_s while it runs), SIGKILL what is
+    left after GRACE_S; returns {name: exit code}."""
     deadline = time.monotonic() + GRACE_S
     running = list(procs)
     while running and time.monotonic() < deadline:
@@ -133,25 +161,29 @@ def _stop_all(procs, resend_s=0.5):
             _signal_group(proc, signal.SIGINT)
         until = min(deadline, time.monotonic() + resend_s)
         while running and time.monotonic() < until:
-            running = [(spec, proc) for spec, proc in running if proc.poll() is None]
+            running = [(name, proc) for name, proc in running if proc.poll() is None]
             time.sleep(0.02)
     for _, proc in running:
         _signal_group(proc, signal.SIGKILL)
-    return {spec.fully_qualified_name: proc.wait() for spec, proc in procs}
+    return {name: proc.wait() for name, proc in procs}
 
 
 def _signal_group(proc, sig):
     try:
-        os.killpg(proc.pid, sig)          # own session: the group id is the node's pid
+        os.killpg(proc.pid, sig)          # own session: the group id is the process's pid
     except ProcessLookupError:
         pass
 
 
-def _run_in_process(specs, args, stop):
+def _run_in_process(specs, run_dir, args, stop, sim_argv=()):
     from uav_edge.nodes.runtime import InProcessGraph
 
-    with InProcessGraph(specs, threads=2) as g:
-        print(f'uav-edge run: {len(g.nodes)} nodes spinning in one process; Ctrl-C to stop', flush=True)
-        reason = stop.wait(args.duration)
+    sim = [('simulator', start_process(sim_argv, run_dir / 'simulator.log', child_env()))] if sim_argv else []
+    try:
+        with InProcessGraph(specs, threads=2) as g:
+            print(f'uav-edge run: {len(g.nodes)} nodes spinning in one process; Ctrl-C to stop', flush=True)
+            reason = stop.wait(args.duration)
+    finally:
+        codes = stop_processes(sim)
     print(f'uav-edge run: stopped ({reason})', flush=True)
-    return 0
+    return 1 if report_exits(codes, {}, run_dir) else 0
