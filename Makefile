@@ -17,7 +17,7 @@ setup:
 	@scripts/bootstrap.sh
 
 run: setup
-	$(VENV)/bin/uav-edge equilibrium --scenario default
+	$(VENV)/bin/uav-edge mission
 
 build: setup
 	source $(VENV)/bin/activate && colcon build $(COLCON_PATHS) --event-handlers console_cohesion-

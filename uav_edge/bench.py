@@ -111,8 +111,15 @@ def bench_flight(quick=False):
     return run_flight_bench(quick=quick)
 
 
+def bench_mission(quick=False):
+    """The main job: start-to-airborne time, flight and whole-command durations (issue: fly it)."""
+    from uav_edge.mission.bench import bench_mission as run_mission_bench
+
+    return run_mission_bench(quick=quick)
+
+
 SECTIONS = {'equilibrium': bench_equilibrium, 'sitl': bench_sitl, 'policy': bench_policy,
-            'seed1': bench_seed1, 'flight': bench_flight}
+            'seed1': bench_seed1, 'flight': bench_flight, 'mission': bench_mission}
 
 
 def run(sections=None, quick=False, out='results/bench.json'):

@@ -26,6 +26,7 @@ class UavTrack:
     demand: list = field(default_factory=list)             # per RSU
     migrations: list = field(default_factory=list)         # (t, from, to)
     target: str = ''
+    previous_rsu: str = ''                                  # last non-empty target (first one = placement)
     alarm_at: float = None
     armed: bool = False
     in_air: bool = False
@@ -46,9 +47,12 @@ class UavTrack:
         self.demand.append([float(v) for v in demand])
 
     def set_target(self, t, target):
+        """The twin's RSU; a move from one RSU to another is a migration ('' = none, e.g. stale prices)."""
         if target != self.target:
-            if target:          # '' = no RSU (e.g. stale prices): not a migration
-                self.migrations.append((float(t), self.target, target))
+            if target and self.previous_rsu and target != self.previous_rsu:
+                self.migrations.append((float(t), self.previous_rsu, target))
+            if target:
+                self.previous_rsu = target
             self.target = target
 
     @property
