@@ -6,6 +6,10 @@ Model: uav_edge.core.game.follower_best_response (exact water-filling, spec seed
 RSUs whose prices are fresh (an RSU silent for `stale_after_s` is dropped: the UAV re-solves among
 the rest, core.market.restrict_to_available). Migration target: core.market.migration_target with
 `migration_hysteresis`. Safe behaviour: no fresh channel estimate or no fresh price -> demand 0.
+When it solves: a channel estimate (the pose -> demand path) is answered at once; prices are coalesced:
+the RSUs post theirs together each market round, so the first price arms a `price_debounce_s` timer and
+the follower answers the whole burst with one solve (and one demand message). A solve whose inputs
+(q, prices, available RSUs) equal the previous one's reuses its demand.
 """
 import numpy as np
 from std_msgs.msg import Float64MultiArray, String
@@ -31,6 +35,7 @@ class BandwidthFollower(EdgeNode):
         self.stale_after_s = self.param('stale_after_s', 1.5)
         self.hysteresis = self.param('migration_hysteresis', 0.2)
         self.min_q = self.param('min_spectral_efficiency', 1e-3)
+        self.debounce = self.one_shot_timer(self.param('price_debounce_s', 0.01), self.respond)
         num_uavs = self.param('num_uavs', 1)
         self.prices = np.full(J, np.nan)
         self.price_at = np.full(J, -np.inf)
@@ -38,8 +43,11 @@ class BandwidthFollower(EdgeNode):
         self.q_at = -np.inf
         self.target = market.NO_TARGET
         self.demand = np.zeros(J)
-        self._inputs = None
-        self.demand_pub = self.create_publisher(Float64MultiArray, 'demand', contract.qos(contract.DECISION))
+        self.lam = float('nan')
+        self.solves = 0                   # best responses computed (the rest reused or were demand 0)
+        self._inputs = None               # (q fresh, available RSUs) of the last response
+        self._solved = None               # (q, prices, available) of the last solve
+        self.demand_pub = self.array_publisher('demand', ('rsu',), (J,), contract.DECISION)
         self.target_pub = self.create_publisher(String, 'migration_target', contract.qos(contract.LATCHED))
         for j, name in enumerate(self.rsu_names):
             self.subscribe(Float64MultiArray, contract.topic(name, 'prices'), contract.LATCHED,
@@ -54,7 +62,8 @@ class BandwidthFollower(EdgeNode):
     def on_prices(self, j, prices):
         self.prices[j] = prices[self.index]
         self.price_at[j] = self.now_s()
-        self.respond()
+        if self.debounce.is_canceled():          # first price of a round's burst: answer the burst once
+            self.debounce.reset()
 
     def on_channel(self, fields):
         self.q = fields[:, _Q]
@@ -77,33 +86,55 @@ class BandwidthFollower(EdgeNode):
             self.respond()
 
     def respond(self):
+        """Solve with the latest inputs (consumes a pending price burst) and publish demand + migration target."""
+        self.debounce.cancel()
         q_fresh, available = self.fresh_inputs()
-        self._inputs = (q_fresh, tuple(available))
+        if (q_fresh, tuple(available)) != self._inputs:
+            self._inputs = (q_fresh, tuple(available))
+            self.update_conditions(q_fresh, available)
+        if q_fresh and available.any():
+            self.demand = self.best_response(available)
+        else:
+            self.demand = np.zeros_like(self.demand)
+        self.demand_pub.publish(self.demand)
+        target = market.migration_target(self.demand, self.target, self.hysteresis)
+        if target != self.target:
+            self.target = target
+            self.target_pub.publish(String(data=self.rsu_names[target] if target >= 0 else ''))
+
+    def best_response(self, available):
+        """This UAV's exact best response among the available RSUs (reused while its inputs are unchanged)."""
+        prices = np.where(available, self.prices, self.price_cap)
+        key = (self.q.tobytes(), prices.tobytes(), available.tobytes())
+        if key == self._solved:
+            return self.demand
+        q = np.where(available, self.q, 1.0)[None]
+        params = game.GameParams(q=q, S=self.S[None], delta=[self.delta], budget=[self.budget], cost=self.cost,
+                                 price_cap=self.price_cap)
+        if not available.all():
+            params = market.restrict_to_available(params, available)
+        try:
+            demand, lam = game.follower_best_response(prices[None], params)
+        except game.GameInputError as err:      # cannot happen with validated inputs; never crash
+            self.condition('solver', True, ERROR, f'best response failed: {err}')
+            self._solved = None
+            return np.zeros_like(self.demand)
+        self.condition('solver', False)
+        self.solves += 1
+        self._solved, self.lam = key, float(lam[0])
+        return demand[0]
+
+    def update_conditions(self, q_fresh, available):
         silent = [n for n, a, t in zip(self.rsu_names, available, self.price_at) if not a and np.isfinite(t)]
         self.condition('stale channel', not q_fresh, WARN, 'no fresh channel estimate: demand 0')
         self.condition('no prices', q_fresh and not available.any(), WARN, 'no fresh prices from any RSU: demand 0')
         self.condition('rsu dropped', bool(silent) and available.any(), WARN,
                        'RSUs silent or unusable, re-solved without them: ' + ', '.join(silent))
-        if q_fresh and available.any():
-            params = market.restrict_to_available(game.GameParams(
-                q=np.where(available, self.q, 1.0)[None], S=self.S[None], delta=[self.delta],
-                budget=[self.budget], cost=self.cost, price_cap=self.price_cap), available)
-            prices = np.where(available, self.prices, self.price_cap)[None]
-            try:
-                demand, lam = game.follower_best_response(prices, params)
-                self.demand = demand[0]
-                self.condition('solver', False)
-                self.report('lambda', float(lam[0]))
-            except game.GameInputError as err:      # cannot happen with validated inputs; never crash
-                self.demand = np.zeros_like(self.demand)
-                self.condition('solver', True, ERROR, f'best response failed: {err}')
-        else:
-            self.demand = np.zeros_like(self.demand)
-        self.demand_pub.publish(contract.make_array(self.demand, ('rsu',)))
-        target = market.migration_target(self.demand, self.target, self.hysteresis)
-        if target != self.target:
-            self.target = target
-            self.target_pub.publish(String(data=self.rsu_names[target] if target >= 0 else ''))
+
+    def refresh_report(self):
+        _, available = self.fresh_inputs()
+        self.report('lambda', self.lam)
+        self.report('solves', self.solves)
         self.report('migration_target', self.rsu_names[self.target] if self.target >= 0 else '')
         self.report('spend', float(np.dot(np.where(available, self.prices, 0.0), self.demand)))
 

@@ -5,6 +5,10 @@ Out: channel (Float64MultiArray [rsu x field], contract.CHANNEL_FIELDS), one mes
 Model: uav_edge.core.channel.estimated_link_quality (seed-3 A2G path gain calibrated so that at
 `reference_position_m` the estimate equals the scenario's Table II q). A measured q newer than
 `measured_timeout_s` replaces the model's q for that RSU and is flagged (field 'measured' = 1).
+Bounded rate: an estimate is published at once when q moved by more than `min_relative_change`
+(or the measured flags changed), at most `max_rate_hz` times a second (a pose inside that window is
+published at the window's end, the latest pose wins), and otherwise every `keepalive_s` so that
+subscribers keep a fresh estimate while the UAV hovers (default pose_timeout_s / 4).
 """
 import numpy as np
 from geometry_msgs.msg import PoseStamped
@@ -14,6 +18,9 @@ from uav_edge.core import channel
 from uav_edge.core.units import linear_to_db
 from uav_edge.nodes import contract
 from uav_edge.nodes.common import OK, WARN, EdgeNode, main_for
+
+_Q = contract.CHANNEL_FIELDS.index('spectral_efficiency')
+_MEASURED = contract.CHANNEL_FIELDS.index('measured')
 
 
 class ChannelEstimator(EdgeNode):
@@ -29,10 +36,18 @@ class ChannelEstimator(EdgeNode):
         self.min_distance_m = self.param('min_distance_m', 1.0)
         self.measured_timeout_s = self.param('measured_timeout_s', 2.0)
         self.pose_timeout_s = self.param('pose_timeout_s', 2.0)
+        self.min_interval_s = 1.0 / self.param('max_rate_hz', 25.0)
+        self.min_change = self.param('min_relative_change', 1e-4)
+        self.keepalive_s = self.param('keepalive_s', self.pose_timeout_s / 4.0)
         self.measured = np.full(J, np.nan)
         self.measured_at = np.full(J, -np.inf)
         self.last_pose_s = None
-        self.pub = self.create_publisher(Float64MultiArray, 'channel', contract.qos(contract.SENSOR))
+        self.fields = None                # the latest estimate (J, fields)
+        self.sent = None                  # the last published estimate
+        self.sent_at = -np.inf
+        self.pending = self.one_shot_timer(self.min_interval_s, self.publish_latest)
+        self.pub = self.array_publisher('channel', ('rsu', 'field'), (J, len(contract.CHANNEL_FIELDS)),
+                                        contract.SENSOR)
         self.subscribe(PoseStamped, 'pose', contract.SENSOR, contract.read_position, self.on_pose)
         self.subscribe(Float64MultiArray, 'link_quality', contract.SENSOR,
                        lambda m: contract.read_array(m, ('rsu',), (J,), low=0.0, high=60.0, allow_nan=True),
@@ -47,22 +62,47 @@ class ChannelEstimator(EdgeNode):
 
     def on_pose(self, xyz):
         now = self.now_s()
+        if self.last_pose_s is None or now - self.last_pose_s > self.pose_timeout_s:
+            self.condition('no pose yet', False)
+            self.condition('stale pose', False)
         self.last_pose_s = now
-        self.condition('no pose yet', False)
-        self.condition('stale pose', False)
         p_los, gain, tau, q = channel.estimated_link_quality(
             xyz, self.rsu_positions, self.reference, self.tx_power_dbm, self.gain_db, self.noise_dbm,
             min_distance_m=self.min_distance_m)
         use_measured = now - self.measured_at <= self.measured_timeout_s
         q = np.where(use_measured, self.measured, q)
         tau = np.where(use_measured, np.exp2(q) - 1.0, tau)
-        fields = np.column_stack([p_los, linear_to_db(gain), linear_to_db(np.maximum(tau, 1e-300)), q,
-                                  use_measured.astype(float)])
-        self.pub.publish(contract.make_array(fields, ('rsu', 'field')))
-        self.condition('measured', use_measured.any(), OK,
-                       'measured link quality in use for ' + ', '.join(
-                           n for n, m in zip(self.rsu_names, use_measured) if m))
-        self.report('spectral_efficiency', ' '.join(f'{v:.3f}' for v in q))
+        self.fields = np.column_stack([p_los, linear_to_db(gain), linear_to_db(np.maximum(tau, 1e-300)), q,
+                                       use_measured.astype(float)])
+        if not self.pending.is_canceled():
+            return                        # published at the end of the rate window, with this pose
+        if now - self.sent_at < self.min_interval_s:
+            self.pending.reset()
+        elif self.changed() or now - self.sent_at >= self.keepalive_s:
+            self.publish_latest()
+
+    def changed(self):
+        """Did q move by more than min_relative_change (or the measured flags change) since the last message?"""
+        if self.sent is None:
+            return True
+        q, sent_q = self.fields[:, _Q], self.sent[:, _Q]
+        return bool(np.any(np.abs(q - sent_q) > self.min_change * np.abs(sent_q))
+                    or np.any(self.fields[:, _MEASURED] != self.sent[:, _MEASURED]))
+
+    def publish_latest(self):
+        self.pending.cancel()
+        if self.fields is None:
+            return
+        self.pub.publish(self.fields)
+        self.sent, self.sent_at = self.fields, self.now_s()
+        measured = self.fields[:, _MEASURED] > 0
+        if measured.any() or 'measured' in self._conditions:
+            self.condition('measured', measured.any(), OK, 'measured link quality in use for ' + ', '.join(
+                n for n, m in zip(self.rsu_names, measured) if m))
+
+    def refresh_report(self):
+        if self.sent is not None:
+            self.report('spectral_efficiency', ' '.join(f'{v:.3f}' for v in self.sent[:, _Q]))
 
     def check_inputs(self):
         if self.last_pose_s is not None and self.now_s() - self.last_pose_s > self.pose_timeout_s:

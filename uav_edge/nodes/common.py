@@ -7,14 +7,25 @@ the bookkeeping that makes a node safe to run unattended:
   * named conditions ('stale pose', 'fallback policy', 'low energy') set the diagnostic level;
   * a timer publishes one diagnostic_msgs/DiagnosticStatus on /diagnostics every
     `diagnostics_period_s` with the worst active condition as the message.
+Hot paths stay cheap (a node may get hundreds of messages per second): ArrayPublisher builds a
+Float64MultiArray's labelled layout once and only swaps the data; values shown in diagnostics are
+formatted when diagnostics are published (refresh_report), not per message.
 """
+import array
 from collections import Counter
+import os
+import signal
+import sys
+import threading
+import time
 
+import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.signals import SignalHandlerOptions
 
 from uav_edge.nodes import contract
 
@@ -50,6 +61,21 @@ class EdgeNode(Node):
     def param_names(self, name):
         """Declare a string-array parameter (e.g. rsu_names) and return it as a list."""
         return self.param_array(name, Parameter.Type.STRING_ARRAY)
+
+    def array_publisher(self, topic, labels, shape, qos_kind):
+        """An ArrayPublisher of Float64MultiArray `shape` with dims `labels` on `topic`."""
+        from std_msgs.msg import Float64MultiArray
+
+        return ArrayPublisher(self.create_publisher(Float64MultiArray, topic, contract.qos(qos_kind)), labels, shape)
+
+    def one_shot_timer(self, delay_s, callback):
+        """A cancelled timer that, once reset(), calls callback once after delay_s (debounce / coalescing)."""
+        def fire():
+            timer.cancel()
+            callback()
+        timer = self.create_timer(delay_s, fire)
+        timer.cancel()
+        return timer
 
     def now_s(self):
         """The node clock in s (ROS time when use_sim_time is set)."""
@@ -108,7 +134,11 @@ class EdgeNode(Node):
         values.update({f'invalid {topic}': str(count) for topic, count in self.invalid_counts.items()})
         return level, '; '.join(texts) or 'OK', values
 
+    def refresh_report(self):
+        """Hook: nodes report() their slow-to-format values here, just before diagnostics are published."""
+
     def publish_diagnostics(self):
+        self.refresh_report()
         level, message, values = self.status()
         status = DiagnosticStatus(level=level, name=self.get_fully_qualified_name().lstrip('/'),
                                   message=message, hardware_id=self.get_namespace().strip('/') or 'ground')
@@ -118,20 +148,77 @@ class EdgeNode(Node):
         self._diagnostics.publish(array)
 
 
+class ArrayPublisher:
+    """Publishes (shape) arrays as Float64MultiArray with a fixed labelled layout (contract.make_array's),
+    built once: publish() only replaces the data (no per-message layout objects)."""
+
+    def __init__(self, publisher, labels, shape):
+        self.publisher = publisher
+        self.shape = tuple(shape)
+        self.msg = contract.make_array(np.zeros(self.shape), labels)
+
+    def publish(self, values):
+        data = np.asarray(values, dtype=float)
+        if data.shape != self.shape:
+            raise ValueError(f'values: expected shape {self.shape}, got {data.shape}')
+        self.msg.data = array.array('d', np.ascontiguousarray(data, dtype=float).tobytes())
+        self.publisher.publish(self.msg)          # serialised here: the message object can be reused
+
+
+SHUTDOWN_GRACE_S = 3.0      # longest a node may spend tearing down after a stop request
+
+
 def main_for(node_class, args=None):
-    """Run one node until SIGINT / shutdown: the body of every node module's main()."""
-    rclpy.init(args=args)
+    """Run one node until SIGINT / SIGTERM / shutdown: the body of every node module's main().
+
+    A stop signal sets a flag that the spin loop checks every 0.1 s (rclpy's own handlers are not
+    installed). It also reaches a watcher thread through signal.set_wakeup_fd, which works even while
+    the main thread is blocked inside a DDS call: if the node has not exited SHUTDOWN_GRACE_S after
+    the signal, the watcher ends the process. (With rclpy.spin() and rclpy's handlers, about 2 in 9
+    `uav-edge mission` runs had a node ignore SIGINT until the runner's SIGKILL.)
+    """
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    _start_stop_watcher(stop)
     node = None
     try:
         node = node_class()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
+    except ExternalShutdownException:
         pass
     except Exception:
-        if rclpy.ok():          # a real error; otherwise SIGINT shut the context down while the node started
+        if rclpy.ok() and not stop.is_set():    # a real error, not a stop during start-up
             raise
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):      # the stop is underway: repeats must not kill it
+            signal.signal(sig, signal.SIG_IGN)
         if node is not None:
             node.destroy_node()
-        rclpy.try_shutdown()
+        rclpy.try_shutdown(uninstall_handlers=False)      # default True would reset SIGINT to SIG_DFL
     return 0
+
+
+def _start_stop_watcher(stop):
+    """A daemon thread that wakes on any stop signal (even with the main thread blocked in C) and
+    ends the process if it is still alive SHUTDOWN_GRACE_S later."""
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    signal.set_wakeup_fd(write_fd)
+
+    def watch():
+        os.read(read_fd, 1)
+        stop.set()
+        time.sleep(SHUTDOWN_GRACE_S)
+        _exit_after_hung_teardown()
+
+    threading.Thread(target=watch, name='stop-watcher', daemon=True).start()
+
+
+def _exit_after_hung_teardown():
+    print(f'uav_edge: node teardown took over {SHUTDOWN_GRACE_S:g} s; exiting anyway', file=sys.stderr, flush=True)
+    os._exit(0)

@@ -11,9 +11,15 @@ treated as gone (core.market.restrict_to_available), as the followers do.
 policy 'onnx': the Tiny MADRL actor through uav_edge.policy; when it cannot be loaded the analytic
 policy is used and diagnostics say so (WARN).
 Safe behaviour: a UAV whose q is stale keeps its last price; with no fresh q at all prices hold.
-The history of (own prices, received demands) of the last `history_length` rounds is kept.
+The history of (own prices, received demands) of the last `history_length` rounds is kept: each entry
+pairs the prices posted in a round with the demands the UAVs answered them with (recorded when the
+next round starts), the layout uav_edge.envs.pricing_env trains on.
+Rounds are aligned to the clock (t = k * round_period_s): every leader, in whatever process or host
+with a synchronised clock, posts its prices at the same instants, so each follower gets one burst of
+prices per round and answers it with one solve.
 """
 from collections import deque
+from types import SimpleNamespace
 
 import numpy as np
 from std_msgs.msg import Float64MultiArray
@@ -53,8 +59,11 @@ class PricingLeader(EdgeNode):
         self.ready_rounds = 0             # rounds with a fresh q from every UAV
         self.missed_rounds = 0
         self.last_round_s = None
+        self.available = np.zeros(J, dtype=bool)          # RSUs in the last round's market
+        self._market = None               # (prices, params) of the last round, for the report
+        self.posted = None                # prices published last round (their demands are not in yet)
         self.policy = self.load_policy()
-        self.pub = self.create_publisher(Float64MultiArray, 'prices', contract.qos(contract.LATCHED))
+        self.pub = self.array_publisher('prices', ('uav',), (I,), contract.LATCHED)
         for k, name in enumerate(self.rsu_names):
             if k != self.j:
                 self.subscribe(Float64MultiArray, contract.topic(name, 'prices'), contract.LATCHED,
@@ -68,7 +77,18 @@ class PricingLeader(EdgeNode):
                            lambda m: contract.read_array(m, ('rsu',), (J,), low=0.0),
                            lambda d, i=i: self.on_demand(i, d))
         self.publish_prices()
+        self._start = self.create_timer(self.until_next_round_s(), self.start_rounds)
+
+    def until_next_round_s(self):
+        """Time to the next multiple of round_period_s on the node clock (> 0)."""
+        period_ns = int(round(self.period * 1e9))
+        return (period_ns - self.get_clock().now().nanoseconds % period_ns) * 1e-9
+
+    def start_rounds(self):
+        """First aligned round: from here a periodic timer keeps the phase."""
+        self._start.cancel()
         self.create_timer(self.period, self.market_round)
+        self.market_round()
 
     def load_policy(self):
         """The pricing policy: None = analytic best response, else a callable(prices, params) -> (I,) prices."""
@@ -76,11 +96,8 @@ class PricingLeader(EdgeNode):
             try:
                 from uav_edge.policy.onnx_policy import load_pricing_policy     # Tiny MADRL runtime
                 onnx = load_pricing_policy(self.model_path, threads=1)
-                I, J = len(self.uav_names), len(self.rsu_names)
-                if (onnx.num_uavs, onnx.num_rsus) != (I, J) or not (
-                        np.allclose(onnx.cost, self.cost) and np.allclose(onnx.price_cap, self.price_cap)):
-                    raise ValueError(f'model trained for {onnx.num_uavs} UAVs x {onnx.num_rsus} RSUs with other '
-                                     f'costs / caps than this market ({I} x {J})')
+                onnx.check_world(SimpleNamespace(name='this market', uav_names=self.uav_names,   # card vs market
+                                                 rsu_names=self.rsu_names, cost=self.cost, price_cap=self.price_cap))
                 self.history = deque(self.history, maxlen=onnx.history)
                 self.condition('policy', True, OK, f'Tiny MADRL policy {self.model_path}')
                 return lambda prices, params: onnx.price_for(self.j, self.observation(onnx.history))
@@ -113,6 +130,8 @@ class PricingLeader(EdgeNode):
         self.demand[i] = demand[self.j]
 
     def market_round(self):
+        if self.posted is not None:       # the demands received since then answer the prices posted last round
+            self.history.append((self.posted, self.demand.copy()))
         now = self.now_s()
         if self.last_round_s is not None and now - self.last_round_s > 1.5 * self.period:
             self.missed_rounds += int((now - self.last_round_s) / self.period - 0.5)
@@ -120,6 +139,7 @@ class PricingLeader(EdgeNode):
         self.rounds += 1
         available = now - self.others_at <= self.stale_after_s
         available[self.j] = True
+        self.available = available
         ready = now - self.q_at <= self.stale_after_s
         stale = [n for n, r in zip(self.uav_names, ready) if not r]
         silent = [n for k, n in enumerate(self.rsu_names) if not available[k]]
@@ -137,14 +157,8 @@ class PricingLeader(EdgeNode):
             best = self.best_response(prices, params)
             self.own = np.where(ready, best, self.own)
             prices[:, self.j] = self.own
-            demand, _ = game.follower_best_response(prices, params)
-            self.report('expected_utility', float(game.rsu_utility(demand, prices, params)[self.j]))
-        self.history.append((self.own.copy(), self.demand.copy()))
+            self._market = (prices, params)
         self.publish_prices()
-        self.report('round', self.rounds)
-        self.report('ready_rounds', self.ready_rounds)
-        self.report('missed_rounds', self.missed_rounds)
-        self.report('received_utility', float(np.dot(self.own - self.cost[self.j], self.demand)))
 
     def best_response(self, prices, params):
         if self.policy is not None:
@@ -157,7 +171,19 @@ class PricingLeader(EdgeNode):
         return game.leader_best_response(prices, params)[:, self.j]
 
     def publish_prices(self):
-        self.pub.publish(contract.make_array(self.own, ('uav',)))
+        self.pub.publish(self.own)
+        self.posted = self.own.copy()
+
+    def refresh_report(self):
+        self.report('round', self.rounds)
+        self.report('ready_rounds', self.ready_rounds)
+        self.report('missed_rounds', self.missed_rounds)
+        self.report('rsus_priced_against', ' '.join(n for n, a in zip(self.rsu_names, self.available) if a))
+        self.report('received_utility', float(np.dot(self.own - self.cost[self.j], self.demand)))
+        if self._market is not None:
+            prices, params = self._market
+            demand, _ = game.follower_best_response(prices, params)
+            self.report('expected_utility', float(game.rsu_utility(demand, prices, params)[self.j]))
 
 
 NODE = PricingLeader

@@ -27,6 +27,7 @@ class Probe(Node):
         self.latest = {}                        # (topic) -> np.ndarray or str
         self.arrivals = defaultdict(list)       # topic -> [(perf_counter, value)]
         self.diagnostics = {}                   # status name -> DiagnosticStatus
+        self.diagnostics_at = {}                # status name -> receive time (perf_counter)
         self.keep_arrivals = False
         self.pose_pubs = {u: self.create_publisher(PoseStamped, contract.topic(u, 'pose'),
                                                    contract.qos(contract.SENSOR)) for u in self.uav_names}
@@ -51,9 +52,11 @@ class Probe(Node):
         return self.create_subscription(msg_type, topic, callback, contract.qos(qos_kind))
 
     def _on_diagnostics(self, msg):
+        now = time.perf_counter()
         with self.lock:
             for status in msg.status:
                 self.diagnostics[status.name] = status
+                self.diagnostics_at[status.name] = now
 
     def publish_pose(self, uav, xyz, frame_id=contract.WORLD_FRAME):
         self.pose_pubs[uav].publish(contract.make_pose(xyz, self.get_clock().now().to_msg(), frame_id))

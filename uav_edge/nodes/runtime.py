@@ -1,13 +1,16 @@
-"""Start a graph (a list of graph.NodeSpec) inside this process: one rclpy context, one executor.
+"""Start a graph (a list of graph.NodeSpec): inside this process (InProcessGraph: one rclpy context, one
+executor) or as one process per node (ProcessGraph, the deployment of `uav-edge run` and launch).
 
-Used by tests, benches and `uav-edge run --single-process`. The nodes are the same classes the
+InProcessGraph is used by tests, benches and `uav-edge run --single-process`. The nodes are the same classes the
 console scripts run; parameters are passed as overrides instead of a parameter file.
 
     with InProcessGraph(specs, domain_id=42) as g:
         g.nodes['/rsu0/pricing_leader'] ...
 """
 import importlib
+import sys
 import threading
+from pathlib import Path
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
@@ -76,6 +79,50 @@ class InProcessGraph:
             self.nodes.pop(name).destroy_node()
         if self.owns_context:
             rclpy.try_shutdown(context=self.context)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class ProcessGraph:
+    """Nodes of `specs` as one process each (`python -m uav_edge.nodes.<x> --ros-args --params-file`), started
+    and stopped (SIGINT, SIGKILL after a grace period) with `uav-edge run`'s own helpers: the deployment of
+    the runner and the launch file.
+
+        with ProcessGraph(specs, run_dir, domain_id=42) as g:
+            g.alive()
+    """
+
+    def __init__(self, specs, run_dir, domain_id=None, log_level='warn'):
+        from uav_edge import graph
+
+        self.specs, self.run_dir, self.domain_id, self.log_level = list(specs), Path(run_dir), domain_id, log_level
+        self.params_file = graph.write_params_file(self.specs, self.run_dir / 'params.yaml')
+        self.procs = []                   # (fully qualified name, Popen)
+
+    def start(self):
+        from uav_edge import graph
+        from uav_edge.commands.run import child_env, start_process
+
+        env = child_env(self.domain_id)
+        for spec in self.specs:
+            argv = graph.node_command(spec, self.params_file, python=sys.executable, log_level=self.log_level)
+            self.procs.append((spec.fully_qualified_name,
+                               start_process(argv, self.run_dir / f'{spec.namespace}.{spec.name}.log', env)))
+        return self
+
+    def alive(self):
+        """True while every node process runs."""
+        return all(p.poll() is None for _, p in self.procs)
+
+    def stop(self):
+        """SIGINT every node (SIGKILL after the runner's grace period); returns {name: exit code}."""
+        from uav_edge.commands.run import stop_processes
+
+        return stop_processes(self.procs)
 
     def __enter__(self):
         return self.start()
