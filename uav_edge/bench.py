@@ -118,8 +118,15 @@ def bench_mission(quick=False):
     return run_mission_bench(quick=quick)
 
 
+def bench_nodes(quick=False):
+    """Node graph: pose -> demand latency and the highest market-round rate sustained (issue: node graph)."""
+    from uav_edge.nodes.bench import bench_market_rate, bench_node_latency
+
+    return bench_node_latency(quick=quick) + bench_market_rate(quick=quick)
+
+
 SECTIONS = {'equilibrium': bench_equilibrium, 'sitl': bench_sitl, 'policy': bench_policy,
-            'seed1': bench_seed1, 'flight': bench_flight, 'mission': bench_mission}
+            'seed1': bench_seed1, 'flight': bench_flight, 'mission': bench_mission, 'nodes': bench_nodes}
 
 
 def run(sections=None, quick=False, out='results/bench.json'):
