@@ -11,7 +11,6 @@ One model holds all J (compact, physically pruned) actors side by side; row j of
 only on row j of the input, so an RSU serving alone may zero-fill the other rows.
 """
 from datetime import datetime, timezone
-import hashlib
 import json
 import os
 
@@ -20,6 +19,7 @@ import torch
 from torch import nn
 
 from uav_edge.learn.tiny_madrl import MultiAgentActor, compact_actors
+from uav_edge.policy.onnx_policy import file_sha256
 
 OPSET = 17                                  # ONNX opset of exported models (onnxruntime >= 1.13 runs it)
 INPUT_NAME, ACTION_NAME, PRICE_NAME = 'observation', 'action', 'price'
@@ -45,12 +45,7 @@ def parameter_count(module: nn.Module) -> int:
     return int(sum(p.numel() for p in module.parameters()))
 
 
-def sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
+sha256 = file_sha256      # one implementation, in the runtime loader that checks it
 
 
 def export_onnx(module: PricingPolicyModule, num_rsus, obs_dim, path, opset=OPSET):

@@ -19,7 +19,7 @@ import numpy as np
 
 from uav_edge.core import offload
 from uav_edge.core.offload import OffloadAction, Seed1Params
-from uav_edge.policy.onnx_policy import (CARD_FORMAT, SUPPORTED_OPSETS, PolicyError, _model_opset, _sha256,
+from uav_edge.policy.onnx_policy import (CARD_FORMAT, SUPPORTED_OPSETS, PolicyError, _model_opset, file_sha256,
                                          card_path_for)
 
 INPUT_NAME, ACTION_NAME = 'observation', 'action'
@@ -48,7 +48,7 @@ class OnnxOffloadActor:
             raise PolicyError(f'{self.card_path}: model card is not valid JSON ({err})') from None
         if self.card.get('format') != CARD_FORMAT or self.card.get('policy') != POLICY_NAME:
             raise PolicyError(f'{self.card_path}: not a {CARD_FORMAT} card of a {POLICY_NAME} policy')
-        if self.card.get('sha256') and _sha256(self.model_path) != self.card['sha256']:
+        if self.card.get('sha256') and file_sha256(self.model_path) != self.card['sha256']:
             raise PolicyError(f'{self.model_path}: file does not match its card (sha256 differs)')
         opset = _model_opset(self.model_path) or self.card.get('onnx', {}).get('opset')
         if opset is None or not SUPPORTED_OPSETS[0] <= int(opset) <= SUPPORTED_OPSETS[1]:

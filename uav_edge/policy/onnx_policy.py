@@ -27,7 +27,8 @@ def card_path_for(model_path) -> str:
     return os.path.splitext(str(model_path))[0] + '.json'
 
 
-def _sha256(path) -> str:
+def file_sha256(path) -> str:
+    """Hex SHA-256 of a file (model cards record it; loaders check it)."""
     digest = hashlib.sha256()
     with open(path, 'rb') as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b''):
@@ -61,7 +62,7 @@ class OnnxPricingPolicy:
         if not os.path.isfile(self.card_path):
             raise PolicyError(f'{self.card_path}: model card not found (expected beside the model)')
         self.card = self._read_card()
-        if verify_hash and self.card.get('sha256') and _sha256(self.model_path) != self.card['sha256']:
+        if verify_hash and self.card.get('sha256') and file_sha256(self.model_path) != self.card['sha256']:
             raise PolicyError(f'{self.model_path}: file does not match its card (sha256 differs): '
                               f'corrupt or replaced model')
         self._check_opset()
