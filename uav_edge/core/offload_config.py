@@ -4,42 +4,21 @@ Every twin key maps 1:1 onto a field of uav_edge.core.offload.Seed1Params; the s
 them for reading. Bad input raises Seed1ConfigError with one line: `<file>: <section.key>: <problem>`
 (value and allowed range), like uav_edge.core.scenario.ScenarioError, whose leaf validators we reuse.
 """
-import difflib
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import ValidationError, model_validator
 
 from uav_edge.core.offload import OffloadInputError, Seed1Params
-from uav_edge.core.scenario import Integer, Number, Vector
+from uav_edge.core.scenario import Integer, Number, Vector, _fail, _Section   # same file conventions
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / 'config' / 'seed1' / 'default.yaml'
 
 
 class Seed1ConfigError(ValueError):
     """A seed-1 config file or override is invalid; the message is one line: file, key, problem."""
-
-
-def _fail(message):
-    raise PydanticCustomError('scenario', '{detail}', {'detail': message})
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra='forbid', frozen=True)
-
-    @model_validator(mode='before')
-    @classmethod
-    def _unknown(cls, data):
-        if isinstance(data, dict):
-            for key in data:
-                if key not in cls.model_fields:
-                    close = difflib.get_close_matches(str(key), list(cls.model_fields), n=1)
-                    hint = f"; did you mean '{close[0]}'?" if close else ''
-                    _fail(f"unknown key {key!r} (allowed: {', '.join(cls.model_fields)}){hint}")
-        return data
 
 
 class Sizes(_Section):
