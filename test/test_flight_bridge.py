@@ -7,7 +7,6 @@ SIM_SPEED_FACTOR. Every wait is bounded by a timeout (no fixed sleeps decide a r
 import contextlib
 import math
 import os
-import socket
 import threading
 import time
 
@@ -32,10 +31,11 @@ from uav_edge.flight.world import PathFollower, WorldFrame, vehicle_homes_geodet
 from uav_edge.nodes import contract  # noqa: E402
 from uav_edge.nodes.flight_bridge import FlightBridge  # noqa: E402
 from uav_edge.sitl import Fleet  # noqa: E402
+from uav_edge.sitl.ports import InstanceAllocator  # noqa: E402
 
 SPEED = 8.0
 HOME = (100.0, 200.0, 0.0)          # world ENU of uav0's home, m
-_next = {'instance': 40, 'domain': 0}
+_next = {'domain': 0}
 
 
 # --- pure parts -------------------------------------------------------------------------------------
@@ -101,29 +101,8 @@ def wait_for(predicate, timeout_s, what):
     raise AssertionError(f'timed out after {timeout_s} s waiting for {what}')
 
 
-def _ports_free(ports):
-    socks = []
-    try:
-        for port in ports:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            socks.append(s)
-            s.bind(('127.0.0.1', port))
-        return True
-    except OSError:
-        return False
-    finally:
-        for s in socks:
-            s.close()
+_instances = InstanceAllocator(40, 80)   # other test files use other ranges
 
-
-def _free_instance(count):
-    """First free block of PX4 SITL instances in [40, 80) (other test files use lower ones)."""
-    for _ in range(40):
-        i = _next['instance']
-        _next['instance'] = 40 if i + count >= 79 else i + count
-        if i + count < 80 and _ports_free([p + i + k for k in range(count) for p in (14540, 14580)]):
-            return i
-    raise RuntimeError('no free PX4 SITL ports on 127.0.0.1')
 
 
 class Probe(Node):
@@ -181,7 +160,7 @@ def graph(count=1, fleet_params=None, **bridge_params):
     fleet = None
     for attempt in range(5):
         try:
-            instance = _free_instance(count)
+            instance = _instances.take(count)
             fleet = Fleet(count=count, first_instance=instance, speed=SPEED, params=fleet_params)
             break
         except OSError:

@@ -5,7 +5,6 @@ Every test starts its own Fleet on free PX4-convention ports (instance i: vehicl
 """
 import contextlib
 import math
-import socket
 import time
 
 import pytest
@@ -19,35 +18,14 @@ from mavsdk.plugins.param import Param  # noqa: E402
 from mavsdk.plugins.telemetry import Telemetry  # noqa: E402
 
 from uav_edge.sitl import Fleet  # noqa: E402
+from uav_edge.sitl.ports import InstanceAllocator  # noqa: E402
 from uav_edge.sitl import vehicle as vh  # noqa: E402
 
 SPEED = 8.0
-_next_instance = [10]
 
 
-def _ports_free(ports):
-    socks = []
-    try:
-        for port in ports:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            socks.append(s)
-            s.bind(('127.0.0.1', port))
-        return True
-    except OSError:
-        return False
-    finally:
-        for s in socks:
-            s.close()
+_instances = InstanceAllocator(10, 40)   # other test files use other ranges
 
-
-def _free_instance(count):
-    """First instance >= the last one used whose vehicle and GCS ports are all free (instances < 40)."""
-    for _ in range(40):
-        i = _next_instance[0]
-        _next_instance[0] = 10 if i + count >= 39 else i + count
-        if i + count < 40 and _ports_free([p + i + k for k in range(count) for p in (14540, 14580)]):
-            return i
-    raise RuntimeError('no free PX4 SITL ports on 127.0.0.1')
 
 
 def wait_for(predicate, timeout_s, what):
@@ -87,7 +65,7 @@ def flying(count=1, **fleet_kwargs):
     fleet_kwargs.setdefault('speed', SPEED)
     for attempt in range(5):                 # another process may grab the probed ports first
         try:
-            fleet = Fleet(count=count, first_instance=_free_instance(count), **fleet_kwargs)
+            fleet = Fleet(count=count, first_instance=_instances.take(count), **fleet_kwargs)
             break
         except OSError:
             if attempt == 4:
@@ -160,7 +138,7 @@ def test_offboard_rejected_without_setpoints_raw_mavlink():
     """DO_SET_MODE(Offboard) is TEMPORARILY_REJECTED until setpoints stream (and replies reach any sender)."""
     from pymavlink import mavutil
     with contextlib.ExitStack() as stack:
-        fleet = stack.enter_context(Fleet(count=1, first_instance=_free_instance(1), speed=SPEED))
+        fleet = stack.enter_context(Fleet(count=1, first_instance=_instances.take(1), speed=SPEED))
         conn = mavutil.mavlink_connection(f'udpout:127.0.0.1:{fleet.links[0].bind_port}', source_system=245,
                                           source_component=190, dialect='common')
         stack.callback(conn.close)
@@ -335,7 +313,7 @@ def test_parameters_get_set_px4_types():
 
 
 def test_no_two_vehicles_on_one_port():
-    i = _free_instance(1)
+    i = _instances.take(1)
     with Fleet(count=1, first_instance=i):
         with pytest.raises(OSError):
             Fleet(count=1, first_instance=i)
