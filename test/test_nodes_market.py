@@ -19,7 +19,7 @@ from uav_edge import graph
 from uav_edge.core import channel, game, market
 from uav_edge.nodes import contract
 from uav_edge.nodes.probe import Probe, wait_for
-from uav_edge.nodes.runtime import InProcessGraph
+from uav_edge.nodes.runtime import InProcessGraph, ProcessGraph
 
 ROUND_S = 0.1
 MAX_ROUNDS = 30     # rounds with every q fresh until the distributed iteration reaches the SE to 1e-6
@@ -75,6 +75,29 @@ def test_prices_and_demands_converge_to_the_stackelberg_equilibrium(domain_id):
         invalid = sum(sum(n.invalid_counts.values()) for n in g.nodes.values() if hasattr(n, 'invalid_counts'))
     assert rounds <= MAX_ROUNDS
     assert invalid == 0
+
+
+def test_one_process_per_node_reaches_the_same_equilibrium(domain_id, tmp_path):
+    """The deployment of `uav-edge run` and the launch file: every node its own process, so its own DDS
+    participant (35 here, + the probe). Fast DDS on loopback announces itself to only 4 other participants by
+    default; without config/dds/fastdds_localhost.xml most pricing leaders never heard each other."""
+    scenario = graph.load_scenario('default')
+    world = scenario.sample()
+    eq = game.solve_equilibrium(world.game_params())
+    specs = graph.build_graph(scenario, graph.GraphOptions(round_period_s=ROUND_S, stale_rounds=5, kinds=MARKET))
+    everyone = ' '.join(world.rsu_names)
+    with ProcessGraph(specs, tmp_path, domain_id=domain_id) as processes, \
+            InProcessGraph(domain_id=domain_id) as g:
+        probe = g.add(Probe(world.uav_names, world.rsu_names, context=g.context))
+        drive = Driver(probe, reference_poses(world))
+        drive.until(lambda: close(probe.matrix('prices', world.rsu_names), eq.prices.T), 180,
+                    'equilibrium prices from 35 node processes')
+        drive.until(lambda: close(probe.matrix('demand', world.uav_names), eq.demand), 10, 'equilibrium demand')
+        priced_against = [wait_for(lambda r=r: probe.status(f'/{r}/pricing_leader'), 5, what=f'{r} diagnostics')[2]
+                          ['rsus_priced_against'] for r in world.rsu_names]
+        alive = processes.alive()
+    assert priced_against == [everyone] * world.num_rsus
+    assert alive
 
 
 def test_a_killed_rsu_makes_the_market_resolve_among_the_others(domain_id, tmp_path):

@@ -37,6 +37,7 @@ from uav_edge.core import channel
 from uav_edge.core import game as stackelberg   # seed-0 game model (Eqs. 5, 7)
 from uav_edge.core.game import GameInputError, GameParams
 from uav_edge.core.units import db_to_linear, dbm_to_watt
+from uav_edge.resources import package_dirs
 
 # Largest number of random home positions tried per UAV before giving up on avoiding no-fly cells.
 MAX_HOME_DRAWS = 1000
@@ -782,14 +783,7 @@ def parse_overrides(assignments: Iterable[str]) -> dict:
 
 def scenario_dirs() -> list:
     """Where named scenarios are looked up: the installed package share dir (ament_index), then the repo."""
-    dirs = []
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        dirs.append(Path(get_package_share_directory('uav_edge')) / 'config' / 'scenarios')
-    except Exception:   # ament_index missing, or the package is not installed (running from the repo)
-        pass
-    dirs.append(Path(__file__).resolve().parents[2] / 'config' / 'scenarios')
-    return [d for d in dirs if d.is_dir()]
+    return package_dirs('config/scenarios')
 
 
 def resolve_scenario(name_or_path) -> Scenario:

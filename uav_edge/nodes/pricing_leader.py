@@ -8,8 +8,9 @@ to the other RSUs' latest prices with the UAVs' latest q estimates (uav_edge.cor
 leader_best_response, one Jacobi step). All RSUs doing so is the distributed best-response
 iteration whose fixed point is solve_equilibrium's prices. RSUs silent for `stale_after_s` are
 treated as gone (core.market.restrict_to_available), as the followers do.
-policy 'onnx': the Tiny MADRL actor through uav_edge.policy; when it cannot be loaded the analytic
-policy is used and diagnostics say so (WARN).
+policy 'onnx': the Tiny MADRL actor through uav_edge.policy (`model_path`, default the shipped
+models/seed0_pricing_default.onnx); when it cannot be loaded or its card does not match this market the
+analytic policy is used and diagnostics say so (WARN).
 Safe behaviour: a UAV whose q is stale keeps its last price; with no fresh q at all prices hold.
 The history of (own prices, received demands) of the last `history_length` rounds is kept: each entry
 pairs the prices posted in a round with the demands the UAVs answered them with (recorded when the
@@ -27,9 +28,11 @@ from std_msgs.msg import Float64MultiArray
 from uav_edge.core import game, market
 from uav_edge.nodes import contract
 from uav_edge.nodes.common import OK, WARN, EdgeNode, main_for
+from uav_edge.resources import package_file
 
 _Q = contract.CHANNEL_FIELDS.index('spectral_efficiency')
 _MIN_Q = 1e-12          # bit/s/Hz; the game needs q > 0
+SHIPPED_MODEL = 'models/seed0_pricing_default.onnx'       # model_path '' = this (5 RSUs x 15 UAVs)
 
 
 class PricingLeader(EdgeNode):
@@ -47,11 +50,12 @@ class PricingLeader(EdgeNode):
         self.period = self.param('round_period_s', 0.5)
         self.stale_after_s = self.param('stale_after_s', 1.5)
         self.policy_name = self.param('policy', 'analytic')
-        self.model_path = self.param('model_path', '')
+        self.model_path = self.param('model_path', '') or package_file(SHIPPED_MODEL)
         self.history = deque(maxlen=self.param('history_length', 8))
         self.own = np.full(I, 0.5 * (self.cost[self.j] + self.price_cap[self.j]))
         self.others = np.full((I, J), np.nan)
         self.others_at = np.full(J, -np.inf)
+        self.others_received = np.zeros(J, dtype=int)      # price messages received per RSU (diagnostics)
         self.q = np.ones((I, J))
         self.q_at = np.full(I, -np.inf)
         self.demand = np.zeros(I)
@@ -121,6 +125,7 @@ class PricingLeader(EdgeNode):
     def on_prices(self, k, prices):
         self.others[:, k] = prices
         self.others_at[k] = self.now_s()
+        self.others_received[k] += 1
 
     def on_channel(self, i, fields):
         self.q[i] = np.maximum(fields[:, _Q], _MIN_Q)      # q = 0 (no link): demand 0, as in the limit
@@ -178,6 +183,9 @@ class PricingLeader(EdgeNode):
         self.report('round', self.rounds)
         self.report('ready_rounds', self.ready_rounds)
         self.report('missed_rounds', self.missed_rounds)
+        self.report('prices_received', ' '.join(str(n) for n in self.others_received))
+        self.report('price_publishers', ' '.join(str(self.count_publishers(contract.topic(r, 'prices')))
+                                                 for r in self.rsu_names))
         self.report('rsus_priced_against', ' '.join(n for n, a in zip(self.rsu_names, self.available) if a))
         self.report('received_utility', float(np.dot(self.own - self.cost[self.j], self.demand)))
         if self._market is not None:
