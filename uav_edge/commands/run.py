@@ -180,7 +180,7 @@ def _run_in_process(specs, run_dir, args, stop, sim_argv=()):
 
     sim = [('simulator', start_process(sim_argv, run_dir / 'simulator.log', child_env()))] if sim_argv else []
     try:
-        with InProcessGraph(specs, threads=2) as g:
+        with InProcessGraph(specs, executor='events') as g:
             print(f'uav-edge run: {len(g.nodes)} nodes spinning in one process; Ctrl-C to stop', flush=True)
             reason = stop.wait(args.duration)
     finally:

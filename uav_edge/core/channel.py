@@ -15,6 +15,7 @@ Random draws come from a numpy Generator passed in, so the twin is deterministic
 
 Spec references: ../shared/spec/seed{0,1,3,4}_*.md (equation numbers are the papers').
 """
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,11 @@ class ChannelInputError(ValueError):
 def _checked(name, value, low=None, high=None, low_open=False):
     """Return value as a float array; raise ChannelInputError naming `name` (and index) if bad."""
     arr = np.asarray(value, dtype=float)
+    if arr.size:                          # fast path (runs per pose on the vehicle): two reductions, NaN propagates
+        lo, hi = (float(arr), float(arr)) if arr.ndim == 0 else (float(arr.min()), float(arr.max()))
+        if (math.isfinite(lo) and math.isfinite(hi) and (low is None or (lo > low if low_open else lo >= low))
+                and (high is None or hi <= high)):
+            return arr
     ok = np.isfinite(arr)
     what = 'must be finite'
     if low is not None and ok.all():
@@ -402,9 +408,39 @@ def calibrated_channel_gain(uav_pos_m, ground_pos_m, reference_pos_m, reference_
     uav_pos_m (3,) and reference_pos_m (3,) against ground_pos_m (M, 3) with reference_gain_db (M,)
     give (M,); at uav_pos_m == reference_pos_m the result is exactly db_to_linear(reference_gain_db).
     """
-    ratio = (a2g_mean_path_gain(uav_pos_m, ground_pos_m, params, min_distance_m)
-             / a2g_mean_path_gain(reference_pos_m, ground_pos_m, params, min_distance_m))
-    return db_to_linear(_checked('reference_gain_db', reference_gain_db)) * ratio
+    return (_gain_per_mean_path_gain(ground_pos_m, reference_pos_m, reference_gain_db, params, min_distance_m)
+            * a2g_mean_path_gain(uav_pos_m, ground_pos_m, params, min_distance_m))
+
+
+def _gain_per_mean_path_gain(ground_pos_m, reference_pos_m, reference_gain_db, params, min_distance_m):
+    """g_ref / E[l](x_ref): the position-independent factor of calibrated_channel_gain."""
+    return (db_to_linear(_checked('reference_gain_db', reference_gain_db))
+            / a2g_mean_path_gain(reference_pos_m, ground_pos_m, params, min_distance_m))
+
+
+class LinkQualityEstimator:
+    """estimated_link_quality for fixed RSUs, reference position and radio: what does not depend on the UAV's
+    position is checked and computed once here, so an estimate per pose costs only the UAV's half.
+
+        estimate = LinkQualityEstimator(rsu_pos_m, reference_pos_m, tx_power_dbm, gain_db, noise_dbm)
+        p_los, gain, tau, q = estimate(uav_pos_m)
+    """
+
+    def __init__(self, rsu_pos_m, reference_pos_m, tx_power_dbm, gain_db, noise_dbm, params=A2G_DEFAULTS,
+                 min_distance_m=1.0):
+        self.rsu_pos_m = _checked_positions('rsu_pos_m', rsu_pos_m)
+        self.params, self.min_distance_m = params, min_distance_m
+        self.gain_per_mean = _gain_per_mean_path_gain(self.rsu_pos_m, reference_pos_m, gain_db, params,
+                                                      min_distance_m)
+        self.tx_power_w = dbm_to_watt(_checked('tx_power_dbm', tx_power_dbm))
+        self.noise_w = dbm_to_watt(_checked('noise_dbm', noise_dbm))
+
+    def __call__(self, uav_pos_m):
+        """(Pr^LoS, gain g, SNR tau, q) per RSU at uav_pos_m (3,), each (M,); g and tau linear."""
+        p_los = los_probability(elevation_angle_deg(uav_pos_m, self.rsu_pos_m), self.params)
+        gain = self.gain_per_mean * a2g_mean_path_gain(uav_pos_m, self.rsu_pos_m, self.params, self.min_distance_m)
+        tau = snr(self.tx_power_w, gain, self.noise_w)
+        return p_los, gain, tau, spectral_efficiency(tau)
 
 
 def estimated_link_quality(uav_pos_m, rsu_pos_m, reference_pos_m, tx_power_dbm, gain_db, noise_dbm,
@@ -412,10 +448,8 @@ def estimated_link_quality(uav_pos_m, rsu_pos_m, reference_pos_m, tx_power_dbm, 
     """(Pr^LoS, gain g, SNR tau, q) per RSU at a UAV position (seed 3 Eq. 2; seed 0 Eqs. 1-2 with g from
     calibrated_channel_gain). Shapes (M,) for one UAV (3,) against M RSUs (M, 3); g and tau linear.
     """
-    p_los = los_probability(elevation_angle_deg(uav_pos_m, rsu_pos_m), params)
-    gain = calibrated_channel_gain(uav_pos_m, rsu_pos_m, reference_pos_m, gain_db, params, min_distance_m)
-    tau = snr(dbm_to_watt(_checked('tx_power_dbm', tx_power_dbm)), gain, dbm_to_watt(_checked('noise_dbm', noise_dbm)))
-    return p_los, gain, tau, spectral_efficiency(tau)
+    return LinkQualityEstimator(rsu_pos_m, reference_pos_m, tx_power_dbm, gain_db, noise_dbm, params,
+                                min_distance_m)(uav_pos_m)
 
 
 def mean_rician_rate(distance_m, link):

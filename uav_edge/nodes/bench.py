@@ -32,7 +32,7 @@ TARGET_RATE_HZ = 10.0
 DEPLOYMENTS = ('processes', 'in_process')
 _MARKET = ('channel_estimator', 'bandwidth_follower', 'pricing_leader')
 _SETUP = {'processes': 'one process per node (as uav-edge run / launch), probe in its own process',
-          'in_process': 'all nodes + probe in one process, one SingleThreadedExecutor'}
+          'in_process': 'all nodes + probe in one process, one EventsExecutor'}
 
 
 class _Market:
@@ -53,8 +53,9 @@ class _Market:
         self.specs = graph.build_graph(scenario, graph.GraphOptions(round_period_s=round_period_s, stale_rounds=10,
                                                                     kinds=_MARKET))
         self.processes = ProcessGraph(self.specs, run_dir, domain_id).start() if deploy == 'processes' else None
-        self.graph = InProcessGraph([] if self.processes else self.specs, domain_id=domain_id).start()
+        self.graph = InProcessGraph([] if self.processes else self.specs, domain_id=domain_id, executor='events')
         self.probe = self.graph.add(Probe(world.uav_names, world.rsu_names, context=self.graph.context))
+        self.graph.start()                  # after every node and entity exists (EventsExecutor)
         self.poses = {u: np.array([h[0], h[1], world.altitude_m[0]]) for u, h in zip(world.uav_names,
                                                                                    world.uav_homes_m)}
         self.references = dict(self.poses)       # channel_estimator's reference_position_m (graph.py)
@@ -161,7 +162,9 @@ def bench_node_latency(quick=False, deployments=DEPLOYMENTS):
             samples = 40 if quick else 200
             load = _load_note()
             for k in range(samples):
-                pose_of = {u: xyz + [0.5 * (k % 2 + 1), 0.0, 0.0] for u, xyz in market.poses.items()}
+                # 10 m / 20 m east of home in turn: far enough that every UAV's q moves by more than the
+                # estimator's min_relative_change (1e-4; 0.5 m steps did not for UAVs ~1 km from the RSUs)
+                pose_of = {u: xyz + [10.0 * (k % 2 + 1), 0.0, 0.0] for u, xyz in market.poses.items()}
                 with probe.lock:
                     probe.arrivals.clear()
                     probe.keep_arrivals = True

@@ -13,8 +13,10 @@ import threading
 from pathlib import Path
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.parameter import Parameter
+
+from uav_edge.nodes.common import make_executor
 
 
 def create_node(spec, context):
@@ -27,19 +29,17 @@ def create_node(spec, context):
 class InProcessGraph:
     """Nodes of `specs` spinning on a background executor; add/remove nodes while running."""
 
-    def __init__(self, specs=(), domain_id=None, threads=1, context=None, events=False):
-        """threads > 1: MultiThreadedExecutor; events=True: rclpy's EventsExecutor (experimental, faster)."""
+    def __init__(self, specs=(), domain_id=None, threads=1, context=None, executor='waitset'):
+        """executor 'waitset' (default; threads > 1: MultiThreadedExecutor) or 'events' (nodes.common.make_executor).
+
+        'events' is faster but only when every node is added before start(): rclpy's EventsExecutor deadlocks
+        when another thread creates a publisher/subscription/timer while it spins (seen with a Probe), so the
+        default stays the wait-set executor, which allows adding nodes and entities at any time."""
         self.owns_context = context is None
         self.context = context or rclpy.Context()
         if self.owns_context:
             rclpy.init(context=self.context, domain_id=domain_id)
-        if events:
-            from rclpy.experimental import EventsExecutor
-            self.executor = EventsExecutor(context=self.context)
-        elif threads == 1:
-            self.executor = SingleThreadedExecutor(context=self.context)
-        else:
-            self.executor = MultiThreadedExecutor(num_threads=threads, context=self.context)
+        self.executor = make_executor(self.context, executor, threads)
         self.nodes = {}
         self._thread = None
         for spec in specs:
@@ -60,21 +60,26 @@ class InProcessGraph:
         node.destroy_node()
 
     def start(self):
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._spin, name='uav_edge-executor', daemon=True)
         self._thread.start()
         return self
 
     def _spin(self):
+        """spin_once until stop(): a flag, because EventsExecutor.shutdown() from another thread never returns
+        while it spins (seen with rclpy 9.1)."""
         try:
-            self.executor.spin()
+            while not self._stopping.is_set() and self.context.ok():
+                self.executor.spin_once(timeout_sec=0.1)
         except (ExternalShutdownException, KeyboardInterrupt):
             pass
 
     def stop(self):
         """Stop spinning first (join the executor thread), then destroy the nodes and the context."""
-        self.executor.shutdown(timeout_sec=2.0)
         if self._thread is not None:
+            self._stopping.set()
             self._thread.join(timeout=5.0)
+        self.executor.shutdown(timeout_sec=2.0)
         for name in list(self.nodes):
             self.nodes.pop(name).destroy_node()
         if self.owns_context:
