@@ -317,3 +317,142 @@ def test_two_vehicles_two_bridges():
         _airborne(p1)
         assert p0.state('armed') == 'false' and not fleet.vehicle(0).armed and fleet.vehicle(1).armed
         assert p0.position()[2] == pytest.approx(0.0, abs=0.05)
+
+
+# --- velocity setpoints, resuming after a restart, link options (issue 6) ----------------------------
+
+def test_link_options_and_velocity_are_validated_naming_the_parameter():
+    from uav_edge.flight.link import FlightLink
+    url = 'udpin://127.0.0.1:14999'
+    for kwargs, name in [({'stale_velocity_s': float('nan')}, 'velocity_stale_after_s'),
+                         ({'stale_velocity_s': 0.0}, 'velocity_stale_after_s'),
+                         ({'gil_switch_interval_s': -0.001}, 'gil_switch_interval_s'),
+                         ({'gil_switch_interval_s': float('inf')}, 'gil_switch_interval_s'),
+                         ({'realtime_priority': 100}, 'realtime_priority'),
+                         ({'realtime_priority': 2.5}, 'realtime_priority'),
+                         ({'realtime_priority': float('nan')}, 'realtime_priority')]:
+        with pytest.raises(ValueError, match=name):
+            FlightLink(url, **kwargs)
+    link = FlightLink(url)                                   # never started: no thread, no socket
+    for bad in [(1.0, float('nan'), 0.0), (float('inf'), 0.0, 0.0), (1.0, 2.0)]:
+        with pytest.raises(ValueError, match='velocity_mps'):
+            link.set_velocity(bad)
+
+
+class VelocityStream:
+    """Publishes a TwistStamped velocity setpoint at rate_hz from a thread until stop() (a teleop/planner)."""
+
+    def __init__(self, probe, velocity_enu_mps, rate_hz=20.0):
+        from geometry_msgs.msg import TwistStamped
+        self.pub = probe.create_publisher(TwistStamped, 'velocity_setpoint', contract.qos(contract.DECISION))
+        wait_for(lambda: self.pub.get_subscription_count() > 0, 5.0, 'velocity_setpoint subscriber')
+        self.msg = TwistStamped()
+        self.msg.header.frame_id = contract.WORLD_FRAME
+        self.msg.twist.linear.x, self.msg.twist.linear.y, self.msg.twist.linear.z = velocity_enu_mps
+        self.period_s, self.probe = 1.0 / rate_hz, probe
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.wait(self.period_s):
+            self.msg.header.stamp = self.probe.get_clock().now().to_msg()
+            self.pub.publish(self.msg)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+
+    def publish_once(self, velocity, frame_id=contract.WORLD_FRAME):
+        from geometry_msgs.msg import TwistStamped
+        msg = TwistStamped()
+        msg.header.frame_id = frame_id
+        msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z = velocity
+        self.pub.publish(msg)
+
+
+def test_velocity_setpoint_moves_in_the_enu_direction_then_stale_stops_and_holds():
+    with graph(velocity_stale_after_s=0.4, max_speed_mps=5.0) as (fleet, (bridge,), (probe,)):
+        _airborne(probe)
+        v = fleet.vehicle(0)
+        start = probe.position()
+        with VelocityStream(probe, (1.5, -1.0, 0.5)) as stream:        # east, south, up (ENU m/s)
+            reply = probe.call('offboard_start')
+            assert reply.success, reply.message
+            # the simulator's own NED velocity: north = ENU y, east = ENU x, down = -ENU z
+            wait_for(lambda: np.allclose(v.vel, (-1.0, 1.5, -0.5), atol=0.1), 10.0, 'velocity (N,E,D) = (-1, 1.5, -0.5)')
+            assert probe.diag_value('velocity setpoint') == 'fresh or unused'
+            for bad, frame in [((6.0, 0.0, 0.0), 'map'), ((float('nan'), 0.0, 0.0), 'map'), ((1.0, 0.0, 0.0), 'odom')]:
+                stream.publish_once(bad, frame)                          # too fast, NaN, wrong frame
+            wait_for(lambda: probe.diag_value('invalid velocity_setpoint') == '3', 5.0, 'three invalid velocities')
+            wait_for(lambda: probe.position()[0] > start[0] + 2.0, 10.0, 'moving east')
+            assert np.allclose(v.vel, (-1.0, 1.5, -0.5), atol=0.1)        # the invalid ones changed nothing
+        moved = probe.position() - start
+        assert moved[0] > 2.0 and moved[1] < -1.0 and moved[2] > 0.5     # +x east, -y south, +z up
+        # no message for velocity_stale_after_s: the bridge holds position and says so
+        wait_for(lambda: probe.diag_value('velocity setpoint') == 'stale: holding position', 5.0, 'stale reported')
+        assert 'velocity setpoint stale' in probe.diagnostics[-1].message
+        wait_for(lambda: math.hypot(*v.vel) < 0.05, 10.0, 'stopped')
+        held = probe.position()
+        time.sleep(0.5)                                                  # 4 s of simulated time at SPEED 8
+        assert np.linalg.norm(probe.position() - held) < 0.2
+        assert probe.state('mode') == 'OFFBOARD'                         # holding in Offboard, no failsafe
+        assert probe.state('offboard_streaming') == 'true'
+
+
+def test_simulator_restart_while_streaming_resumes_the_stream_but_not_offboard():
+    with graph() as (fleet, (bridge,), (probe,)):
+        _airborne(probe)
+        target = np.array([104.0, 203.0, 5.0])
+        probe.send(target)
+        assert probe.call('offboard_start').success
+        wait_for(lambda: np.linalg.norm(probe.position() - target) < 0.3, 20.0, 'offboard target reached')
+        instance = fleet.first_instance
+        fleet.close()
+        wait_for(lambda: probe.diag_value('link') == 'down', 8.0, 'link down')
+        restarted = Fleet(count=1, first_instance=instance, speed=SPEED).start()
+        try:
+            link = restarted.links[0]
+            with restarted.lock:
+                link.record_setpoints = True
+            wait_for(lambda: probe.diag_value('link') == 'up', 10.0, 'link back up')
+            wait_for(lambda: 'vehicle restarted: offboard lost' in probe.diagnostics[-1].message, 5.0,
+                     'offboard lost reported')
+            assert probe.diagnostics[-1].level == DiagnosticStatus.WARN
+            wait_for(lambda: len(link.setpoint_log) >= 10, 5.0, 'setpoints streaming to the restarted vehicle')
+            assert probe.state('offboard_streaming') == 'true'
+            time.sleep(0.5)
+            v = restarted.vehicle(0)
+            assert not v.armed and probe.state('mode') != 'OFFBOARD'     # never re-armed nor switched by itself
+            _airborne(probe)                                             # the operator takes it from here
+            assert 'offboard lost' in probe.diagnostics[-1].message      # ... until the next offboard_start
+            reply = probe.call('offboard_start')
+            assert reply.success, reply.message
+            wait_for(lambda: np.linalg.norm(probe.position() - target) < 0.3, 20.0, 'the resumed target')
+            wait_for(lambda: 'offboard lost' not in probe.diagnostics[-1].message, 5.0, 'offboard lost cleared')
+            assert probe.diag_value('offboard_lost') == '1'
+        finally:
+            restarted.close()
+
+
+def test_link_start_lowers_the_switch_interval_and_runs_sched_fifo_when_allowed():
+    import sys
+    from uav_edge.flight.link import FlightLink
+    port = 14540 + _instances.take(1)                          # nobody answers there: the link keeps looking
+    link = FlightLink(f'udpin://127.0.0.1:{port}', gil_switch_interval_s=0.0009, realtime_priority=1)
+    before = sys.getswitchinterval()
+    try:
+        link.start()
+        assert sys.getswitchinterval() == pytest.approx(min(before, 0.0009))   # lowered, never raised
+        wait_for(lambda: link.realtime or link.counts['realtime_denied'] == 1, 5.0, 'realtime decided')
+        if link.realtime:                                       # allowed here: the thread really is SCHED_FIFO
+            assert os.sched_getscheduler(link._thread.native_id) == os.SCHED_FIFO
+            assert os.sched_getparam(link._thread.native_id).sched_priority == 1
+        assert os.sched_getscheduler(0) == os.SCHED_OTHER      # ... and only that thread
+        assert not link.state().link_up
+    finally:
+        link.close()
+        sys.setswitchinterval(before)

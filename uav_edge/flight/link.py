@@ -4,15 +4,26 @@
     link.state()                      # FlightState snapshot: link, armed, mode, pose in the world frame ...
     link.command('arm').result(5)     # concurrent.futures.Future -> (ok, message)
     link.set_target((50, 60, 30))     # world ENU m; streamed as an offboard setpoint at rate_hz
+    link.set_velocity((2, 0, 0))      # or world ENU m/s; stale after stale_velocity_s -> hold position
     link.command('offboard_start')
     link.close()
 
-Each tick (rate_hz, default 20 Hz) the thread sends the offboard setpoint first (steady timing),
-then reads telemetry into a FlightState and starts queued commands with MAVSDK's *_async calls,
-so a slow vehicle never stalls the stream. MAVSDK 4.x (no mavsdk_server) keeps one UDP socket per
-link; it sees a restarted vehicle's heartbeats on the same port, so a restart is survived
-without reopening anything (link_up goes False, then True, and is counted). Any exception from
-MAVSDK is counted, remembered (last_error) and retried next tick: the thread never dies of it.
+Each tick (rate_hz, default 20 Hz; absolute deadlines, so late ticks do not shift the next ones)
+the thread sends the offboard setpoint first (steady timing), then reads telemetry into a
+FlightState and starts queued commands with MAVSDK's *_async calls, so a slow vehicle never stalls
+the stream. MAVSDK 4.x (no mavsdk_server) keeps one UDP socket per link; it sees a restarted
+vehicle's heartbeats on the same port, so a restart is survived without reopening anything
+(link_up goes False, then True, and is counted). Any exception from MAVSDK is counted, remembered
+(last_error) and retried next tick: the thread never dies of it.
+
+Restart / link loss while streaming: the stream pauses while the link is down and resumes (same
+target) when the vehicle is back, but the link never re-arms or re-enters Offboard by itself; it
+flags offboard_lost ('vehicle restarted: offboard lost') until the next offboard_start.
+
+Timing (docs/flight.md, "Setpoint jitter"): the thread competes with the ROS executor for the GIL,
+so start() lowers the interpreter's switch interval to gil_switch_interval_s (process-wide, only
+ever lowered); under heavy CPU load the OS scheduler dominates, which realtime_priority > 0
+(SCHED_FIFO for this thread and MAVSDK's threads it creates; needs CAP_SYS_NICE) removes.
 
 Frames: positions go through world.WorldFrame (uav_edge.core.frames): vehicle WGS84 <-> world ENU,
 velocities NED -> ENU with frames.ned_to_enu; setpoints are sent as global (lat, lon, AMSL)
@@ -20,7 +31,9 @@ position targets, so PX4's local-origin choice never matters.
 """
 import concurrent.futures
 import math
+import os
 import queue
+import sys
 import threading
 import time
 from collections import Counter
@@ -55,6 +68,8 @@ class FlightState:
     battery_a: float = NAN
     battery_fraction: float = NAN     # 0..1
     offboard_streaming: bool = False
+    offboard_lost: bool = False       # the link dropped while streaming (vehicle restart): until offboard_start
+    velocity_stale: bool = False      # a velocity setpoint went stale: holding position instead
     telemetry_s: float = NAN          # time.monotonic() of this snapshot
 
     def distance_home_m(self):
@@ -75,16 +90,26 @@ class FlightLink:
     world_origin: (lat0, lon0, alt0 AMSL) of the world frame, or None to anchor the frame at the
     vehicle's home so that the home sits at home_m (world ENU m). takeoff_altitude_m > 0 sets
     MIS_TAKEOFF_ALT on every (re)connect. command_timeout_s bounds every command's Future.
+    stale_velocity_s: a velocity setpoint older than this (s) is replaced by holding position.
+    gil_switch_interval_s: start() lowers sys.setswitchinterval to this (s; 0 = leave it).
+    realtime_priority: 0 = normal scheduling; 1..99 = SCHED_FIFO priority of the link thread.
     """
 
     def __init__(self, url, rate_hz=20.0, world_origin=None, home_m=(0.0, 0.0, 0.0), takeoff_altitude_m=0.0,
-                 acceptance_radius_m=1.0, command_timeout_s=10.0, logger=None):
+                 acceptance_radius_m=1.0, command_timeout_s=10.0, logger=None, stale_velocity_s=0.5,
+                 gil_switch_interval_s=0.001, realtime_priority=0):
         if not (isinstance(url, str) and '://' in url):
             raise ValueError(f'connection_url: expected a MAVSDK URL such as udpin://127.0.0.1:14540, got {url!r}')
         if not (math.isfinite(rate_hz) and 1.0 <= rate_hz <= 100.0):
             raise ValueError(f'setpoint_rate_hz: must be in [1, 100] Hz (PX4 needs > 2 Hz), got {rate_hz!r}')
         if not (math.isfinite(takeoff_altitude_m) and takeoff_altitude_m >= 0.0):
             raise ValueError(f'takeoff_altitude_m: must be >= 0 m (0 = vehicle default), got {takeoff_altitude_m!r}')
+        if not (math.isfinite(stale_velocity_s) and 0.05 <= stale_velocity_s <= 60.0):
+            raise ValueError(f'velocity_stale_after_s: must be in [0.05, 60] s, got {stale_velocity_s!r}')
+        if not (math.isfinite(gil_switch_interval_s) and 0.0 <= gil_switch_interval_s <= 0.1):
+            raise ValueError(f'gil_switch_interval_s: must be in [0, 0.1] s (0 = leave it), got {gil_switch_interval_s!r}')
+        if not (isinstance(realtime_priority, (int, float)) and realtime_priority in range(100)):
+            raise ValueError(f'realtime_priority: must be an integer in [0, 99] (0 = off), got {realtime_priority!r}')
         self.url, self.rate_hz = url, float(rate_hz)
         self.home_m = tuple(float(v) for v in frames._vectors('home_m', home_m))
         self.world = None if world_origin is None or len(world_origin) == 0 else WorldFrame(*world_origin)
@@ -92,6 +117,10 @@ class FlightLink:
         self.acceptance_radius_m = float(acceptance_radius_m)
         self.command_timeout_s = float(command_timeout_s)
         self.stale_after_s = 1.0           # a position older than this is not published (e.g. after a restart)
+        self.stale_velocity_s = float(stale_velocity_s)
+        self.gil_switch_interval_s = float(gil_switch_interval_s)
+        self.realtime_priority = int(realtime_priority)
+        self.realtime = False              # True once the thread runs SCHED_FIFO
         self.log = logger
         self.counts = Counter()            # setpoints_sent, link_losses, reconnects, errors, commands ...
         self.last_error = ''
@@ -100,7 +129,12 @@ class FlightLink:
         self._state = FlightState()
         self._target = None                # (xyz world m, yaw ENU rad)
         self._path = None                  # PathFollower
-        self._streaming = False
+        self._velocity = None              # (vxyz world m/s, yaw ENU rad or None, time.monotonic() set)
+        self._velocity_stale = False
+        self._streaming = False            # sending setpoints
+        self._expect_offboard = False      # ... and the vehicle should be in Offboard (we switched it)
+        self._resume = False               # the link dropped while streaming: resume when it is back
+        self._offboard_lost = False
         self._stream_started_s = 0.0
         self._commands = queue.Queue()
         self._pending = []                 # (deadline, name, future)
@@ -113,6 +147,9 @@ class FlightLink:
     # --- the node's side (thread-safe, never blocks) ----------------------------------------------
 
     def start(self):
+        """Start the worker thread (and lower the GIL switch interval, see the module docstring)."""
+        if 0.0 < self.gil_switch_interval_s < sys.getswitchinterval():
+            sys.setswitchinterval(self.gil_switch_interval_s)
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name=f'flight-link {self.url}', daemon=True)
@@ -139,14 +176,32 @@ class FlightLink:
         """Offboard position target in the world frame (m, ENU yaw rad); replaces any path."""
         with self._lock:
             self._target = (np.asarray(xyz_m, dtype=float).copy(), float(yaw_rad))
-            self._path = None
+            self._path = self._velocity = None
+            self._velocity_stale = False
 
     def set_path(self, points_m, yaw_rad=0.0):
         """Follow waypoints (K, 3) world m in order; the last one is held. Replaces any target."""
         follower = PathFollower(points_m, self.acceptance_radius_m)
         with self._lock:
             self._path = (follower, float(yaw_rad))
-            self._target = None
+            self._target = self._velocity = None
+            self._velocity_stale = False
+
+    def set_velocity(self, velocity_mps, yaw_rad=None):
+        """Offboard velocity (vx, vy, vz) world ENU m/s; heading yaw_rad (ENU) or None = keep the current one.
+
+        Replaces any target or path. If no newer one arrives within stale_velocity_s, the link holds
+        the position where the vehicle is at that moment (state().velocity_stale says so).
+        """
+        v = frames._vectors('velocity_mps', velocity_mps)
+        if v.shape != (3,):
+            raise ValueError(f'velocity_mps: expected (vx, vy, vz) m/s, got shape {v.shape}')
+        with self._lock:
+            if yaw_rad is None:
+                yaw_rad = self._velocity[1] if self._velocity is not None else self._state.yaw_rad
+            self._velocity = (v.copy(), float(yaw_rad) if math.isfinite(yaw_rad) else 0.0, time.monotonic())
+            self._target = self._path = None
+            self._velocity_stale = False
 
     def command(self, name):
         """Queue a vehicle command; returns a concurrent.futures.Future resolving to (ok, message)."""
@@ -160,6 +215,8 @@ class FlightLink:
     # --- the worker thread ------------------------------------------------------------------------
 
     def _run(self):
+        if self.realtime_priority > 0:
+            self._go_realtime()
         period = 1.0 / self.rate_hz
         next_tick = time.monotonic()
         while not self._stop.is_set():
@@ -177,6 +234,15 @@ class FlightLink:
                 self.counts['overruns'] += self._system is not None
             else:
                 self._stop.wait(delay)
+
+    def _go_realtime(self):
+        """SCHED_FIFO for this thread (MAVSDK's threads, created from here, inherit it)."""
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.realtime_priority))
+            self.realtime = True
+        except (OSError, AttributeError) as err:      # no CAP_SYS_NICE / RLIMIT_RTPRIO, or not Linux
+            self.counts['realtime_denied'] += 1
+            self._say(f'realtime_priority {self.realtime_priority}: {err}; running with normal priority', warn=True)
 
     def _open(self):
         """Create the MAVSDK instance (once) and wait briefly for the autopilot."""
@@ -216,6 +282,7 @@ class FlightLink:
         if not up:
             if old.link_up:
                 self.counts['link_losses'] += 1
+                self._resume = self._resume or self._streaming
                 self._streaming = False
                 self._say(f'link to {self.url} lost', warn=True)
             with self._lock:
@@ -226,6 +293,8 @@ class FlightLink:
                 self.counts['reconnects'] += 1
                 self._say(f'link to {self.url} back')
             self._on_connect()
+            if self._resume:
+                self._resume_stream(t.flight_mode().name)
         health = t.health()
         if self.world is None and health.is_home_position_ok:
             home = t.home()
@@ -244,8 +313,8 @@ class FlightLink:
             home_m = tuple(self.world.to_world(h.latitude_deg, h.longitude_deg, h.absolute_altitude_m).tolist())
         battery = t.battery()
         mode = t.flight_mode().name
-        if self._streaming and mode != 'OFFBOARD' and now - self._stream_started_s > 3.0:
-            self._streaming = False                   # the vehicle left offboard (failsafe, RC, another GCS)
+        if self._streaming and self._expect_offboard and mode != 'OFFBOARD' and now - self._stream_started_s > 3.0:
+            self._streaming = self._expect_offboard = False   # it left offboard (failsafe, RC, another GCS)
             self._say(f'vehicle left offboard (mode {mode}): setpoint stream stopped', warn=True)
         fraction = battery.remaining_percent / 100.0 if math.isfinite(battery.remaining_percent) else NAN
         state = FlightState(
@@ -253,9 +322,20 @@ class FlightLink:
             landed_state=t.landed_state().name, mode=mode, health_ok=t.health_all_ok(), armable=health.is_armable,
             position_m=position, velocity_mps=velocity, yaw_rad=yaw, home_m=home_m,
             battery_v=battery.voltage_v, battery_a=battery.current_battery_a, battery_fraction=fraction,
-            offboard_streaming=self._streaming, telemetry_s=now)
+            offboard_streaming=self._streaming, offboard_lost=self._offboard_lost,
+            velocity_stale=self._velocity_stale, telemetry_s=now)
         with self._lock:
             self._state = state
+
+    def _resume_stream(self, mode):
+        """Back after a link loss that interrupted the stream: stream again, never re-arm or re-enter Offboard."""
+        self._resume = False
+        self._streaming, self._stream_started_s = True, time.monotonic()
+        self._expect_offboard = mode == 'OFFBOARD'     # still in Offboard (short loss): carry on as before
+        self._offboard_lost = not self._expect_offboard
+        if self._offboard_lost:
+            self.counts['offboard_lost'] += 1
+            self._say('vehicle restarted: offboard lost; setpoint stream resumed, call offboard_start', warn=True)
 
     def _on_position(self, position, _user_data=None):
         self._position = (time.monotonic(), position)     # MAVSDK's thread; one tuple store is atomic
@@ -268,27 +348,46 @@ class FlightLink:
 
     # --- offboard stream --------------------------------------------------------------------------
 
-    def _current_target(self):
-        """(xyz world m, yaw ENU rad) to stream now, or None."""
+    def _current_target(self, now):
+        """('position', xyz world m, yaw ENU rad) or ('velocity', vxyz world m/s, yaw) to stream now, or None.
+
+        A velocity setpoint older than stale_velocity_s becomes a position hold where the vehicle is
+        (zero velocity until a position is known).
+        """
         with self._lock:
             position = self._state.position_m
+            if self._velocity is not None:
+                velocity, yaw, set_s = self._velocity
+                if now - set_s <= self.stale_velocity_s:
+                    return 'velocity', velocity, yaw
+                if not self._velocity_stale:
+                    self._velocity_stale = True
+                    self.counts['velocity_stale'] += 1
+                if position is None:
+                    return 'velocity', np.zeros(3), yaw
+                self._velocity = None
+                self._target = (np.asarray(position, dtype=float), yaw)
             if self._path is not None:
                 follower, yaw = self._path
                 if position is None:
-                    return follower.points[follower.index if not follower.finished else -1], yaw
-                return follower.target(np.asarray(position)), yaw
-            return self._target
+                    return 'position', follower.points[follower.index if not follower.finished else -1], yaw
+                return 'position', follower.target(np.asarray(position)), yaw
+            return None if self._target is None else ('position', *self._target)
 
     def _send_setpoint(self, now):
-        from mavsdk.plugins.offboard import PositionGlobalYaw
-        target = self._current_target()
+        from mavsdk.plugins.offboard import PositionGlobalYaw, VelocityNedYaw
+        target = self._current_target(now)
         if target is None or self.world is None:
             return
-        xyz, yaw = target
-        lat, lon, alt = self.world.to_geodetic(xyz)
+        kind, vector, yaw = target
         yaw_deg = math.degrees(float(frames.yaw_enu_to_ned(yaw)))
-        self._plugins['offboard'].set_position_global(PositionGlobalYaw(
-            float(lat), float(lon), float(alt), yaw_deg, PositionGlobalYaw.AltitudeType.AMSL))
+        if kind == 'velocity':
+            north, east, down = (float(v) for v in frames.enu_to_ned(vector))
+            self._plugins['offboard'].set_velocity_ned(VelocityNedYaw(north, east, down, yaw_deg))
+        else:
+            lat, lon, alt = self.world.to_geodetic(vector)
+            self._plugins['offboard'].set_position_global(PositionGlobalYaw(
+                float(lat), float(lon), float(alt), yaw_deg, PositionGlobalYaw.AltitudeType.AMSL))
         self.counts['setpoints_sent'] += 1
         if self.send_times is not None:
             self.send_times.append(time.monotonic())
@@ -318,7 +417,7 @@ class FlightLink:
             if ok and on_success is not None:
                 on_success()
             if not ok and name == 'offboard_start':
-                self._streaming = False
+                self._streaming = self._expect_offboard = False
             self._resolve(future, ok, f'{name}: {result.name}')
 
         if not self._state.link_up:
@@ -329,10 +428,12 @@ class FlightLink:
                 self._resolve(future, False, 'offboard_start: no position fix yet')
                 return
             with self._lock:                          # PX4 needs a setpoint first: hold here unless told
-                if self._target is None and self._path is None:
+                nothing = self._target is None and self._path is None and self._velocity is None
+                if nothing or self._velocity_stale:   # (a stale velocity's hold point may be old: hold here)
                     self._target = (np.asarray(self._state.position_m), self._state.yaw_rad
                                     if math.isfinite(self._state.yaw_rad) else 0.0)
             self._streaming, self._stream_started_s = True, time.monotonic()
+            self._expect_offboard, self._offboard_lost = True, False
             self._send_setpoint(time.monotonic())
             offboard.start_async(done)
             return
@@ -346,7 +447,7 @@ class FlightLink:
         calls[name](done)
 
     def _stop_stream(self):
-        self._streaming = False
+        self._streaming = self._expect_offboard = self._resume = False
 
     def _resolve(self, future, ok, message):
         with self._lock:

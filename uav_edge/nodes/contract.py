@@ -12,6 +12,7 @@ Arrays are std_msgs/Float64MultiArray with a labelled layout: dim[k].label names
 rsu_names parameters); along 'field' the order is the tuple below. A message whose labels, sizes
 or values do not match is invalid: the receiving node drops it, counts it and reports it.
 """
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,6 +94,9 @@ TOPICS = (
           'trajectory_planner', 'operators, flight_bridge'),
     Topic('setpoint', 'geometry_msgs/msg/PoseStamped', DECISION, '/<uav>', 'm (ENU), frame map', 'planner tick',
           'trajectory_planner', 'flight_bridge'),
+    Topic('velocity_setpoint', 'geometry_msgs/msg/TwistStamped', DECISION, '/<uav>',
+          'm/s (ENU), frame map; stale after velocity_stale_after_s -> position hold', 'planner tick',
+          'operators / teleop (the planner publishes setpoint)', 'flight_bridge'),
     Topic('flight_state', 'diagnostic_msgs/msg/DiagnosticStatus', LATCHED, '/<uav>',
           'values keyed by FLIGHT_STATE_KEYS; level OK/WARN (unhealthy)/ERROR (link down)', 'on change + 1 Hz',
           'flight_bridge', 'operators, runner, tests'),
@@ -143,10 +147,18 @@ def read_array(msg, labels, shape, low=None, high=None, allow_nan=False):
     sizes = tuple(int(d.size) for d in dims)
     if sizes != tuple(shape):
         raise InvalidMessage(f'layout sizes {sizes}, expected {tuple(shape)}')
-    data = np.asarray(msg.data, dtype=float)
-    if data.size != int(np.prod(shape)):
-        raise InvalidMessage(f'{data.size} values, expected {int(np.prod(shape))}')
+    data = np.array(msg.data, dtype=float)
+    if data.size != math.prod(shape):
+        raise InvalidMessage(f'{data.size} values, expected {math.prod(shape)}')
     arr = data.reshape(shape)
+    if not allow_nan:                     # fast path (every message): one pass, NaN fails every comparison
+        good = np.isfinite(arr)
+        if low is not None:
+            good &= arr >= low
+        if high is not None:
+            good &= arr <= high
+        if good.all():
+            return arr
     finite = np.isfinite(arr)
     if not allow_nan and not finite.all():
         raise InvalidMessage(f'non-finite value at index {tuple(int(k) for k in np.argwhere(~finite)[0])}')

@@ -4,7 +4,9 @@ Out: pose (PoseStamped), velocity (TwistStamped) in the world ENU frame 'map'; b
      (BatteryState, percentage 0..1); flight_state (DiagnosticStatus, contract.FLIGHT_STATE_KEYS);
      /diagnostics (link up/down, losses, reconnects, setpoint rate, invalid setpoints, MAVSDK errors).
 In:  setpoint (PoseStamped) and path (nav_msgs/Path) from the planner, validated (frame, finite,
-     inside area_size_m x altitude_band_m; invalid ones dropped, counted, reported); energy_alarm
+     inside area_size_m x altitude_band_m; invalid ones dropped, counted, reported); velocity_setpoint
+     (TwistStamped, m/s ENU 'map', speed <= max_speed_mps; streamed as an offboard velocity; none for
+     velocity_stale_after_s -> hold position, reported); energy_alarm
      (Bool): on its rising edge while flying, RTL or land (energy_alarm_action / safety.energy_alarm_action).
 Services (std_srvs/Trigger): arm, disarm, takeoff, offboard_start, offboard_stop, land, rtl, hold;
      the response carries the vehicle's answer. Callbacks never block: MAVSDK runs in the
@@ -12,7 +14,10 @@ Services (std_srvs/Trigger): arm, disarm, takeoff, offboard_start, offboard_stop
 Parameters: connection_url ('' = udpin://127.0.0.1:14540+instance), instance, home_m (this UAV's home
      in the world frame), world_origin ([] = anchor the world at the vehicle's home), setpoint_rate_hz,
      telemetry_rate_hz, area_size_m, altitude_band_m, acceptance_radius_m, takeoff_altitude_m,
-     energy_alarm_action (auto|rtl|land), rtl_max_distance_m, critical_battery_fraction.
+     energy_alarm_action (auto|rtl|land), rtl_max_distance_m, critical_battery_fraction, max_speed_mps,
+     velocity_stale_after_s, gil_switch_interval_s, realtime_priority (docs/flight.md, "Setpoint jitter").
+After a vehicle restart the stream resumes but Offboard is not re-entered: /diagnostics says
+'vehicle restarted: offboard lost' until the next offboard_start.
 """
 import math
 
@@ -47,10 +52,16 @@ class FlightBridge(EdgeNode):
         safety.energy_alarm_action(self.alarm_policy, 0.0, 1.0, 1.0, 0.0)          # validates the name
         self.rtl_max_distance_m = self.param('rtl_max_distance_m', 2000.0)
         self.critical_fraction = self.param('critical_battery_fraction', 0.1)
+        self.max_speed_mps = self.param('max_speed_mps', 10.0)
+        if not (math.isfinite(self.max_speed_mps) and self.max_speed_mps > 0.0):
+            raise ValueError(f'max_speed_mps: must be finite and > 0 m/s, got {self.max_speed_mps!r}')
         self.link = FlightLink(
             url, rate_hz=self.param('setpoint_rate_hz', 20.0), world_origin=self.param_array('world_origin'),
             home_m=self.param('home_m', [0.0, 0.0, 0.0]), takeoff_altitude_m=self.param('takeoff_altitude_m', 0.0),
-            acceptance_radius_m=self.param('acceptance_radius_m', 1.0), logger=self.get_logger())
+            acceptance_radius_m=self.param('acceptance_radius_m', 1.0), logger=self.get_logger(),
+            stale_velocity_s=self.param('velocity_stale_after_s', 0.5),
+            gil_switch_interval_s=self.param('gil_switch_interval_s', 0.001),
+            realtime_priority=self.param('realtime_priority', 0))
         self.energy_alarm = False
         self.alarm_action = ''
         self._last_state = None
@@ -64,6 +75,8 @@ class FlightBridge(EdgeNode):
         self.battery_pub = self.create_publisher(BatteryState, 'battery', contract.qos(contract.SENSOR))
         self.state_pub = self.create_publisher(DiagnosticStatus, 'flight_state', contract.qos(contract.LATCHED))
         self.subscribe(PoseStamped, 'setpoint', contract.DECISION, self.read_setpoint, self.on_setpoint)
+        self.subscribe(TwistStamped, 'velocity_setpoint', contract.DECISION, self.read_velocity_setpoint,
+                       self.on_velocity_setpoint)
         self.subscribe(Path, 'path', contract.LATCHED, self.read_path, self.on_path)
         self.subscribe(Bool, 'energy_alarm', contract.LATCHED, lambda m: bool(m.data), self.on_energy_alarm)
         for name in contract.FLIGHT_SERVICES:
@@ -81,6 +94,9 @@ class FlightBridge(EdgeNode):
             return self.limits.check(xyz), _yaw_of(msg.pose.orientation)
         except safety.OutOfBounds as err:
             raise contract.InvalidMessage(str(err)) from None
+
+    def read_velocity_setpoint(self, msg):
+        return contract.read_velocity(msg, self.max_speed_mps)
 
     def read_path(self, msg):
         if msg.header.frame_id != contract.WORLD_FRAME:
@@ -102,6 +118,12 @@ class FlightBridge(EdgeNode):
             self.report('setpoints ignored (energy alarm)', 'yes')
             return
         self.link.set_target(*value)
+
+    def on_velocity_setpoint(self, velocity_mps):
+        if self.energy_alarm:
+            self.report('setpoints ignored (energy alarm)', 'yes')
+            return
+        self.link.set_velocity(velocity_mps)
 
     def on_path(self, value):
         if not self.energy_alarm:
@@ -193,6 +215,10 @@ class FlightBridge(EdgeNode):
         elif state.connected_once:
             self.condition('link', True, ERROR, f'link down to {self.link.url} (no heartbeat for 3 s)')
         self.condition('unhealthy', state.link_up and not state.health_ok, WARN, 'vehicle health checks failing')
+        self.condition('offboard lost', state.offboard_lost, WARN,
+                       'vehicle restarted: offboard lost (setpoints streaming again; call offboard_start)')
+        self.condition('velocity stale', state.velocity_stale, WARN,
+                       f'velocity setpoint stale (none for {self.link.stale_velocity_s:g} s): holding position')
         counts = self.link.counts
         now = self.now_s()
         start, sent0 = self._rate_window
@@ -202,7 +228,10 @@ class FlightBridge(EdgeNode):
         self.report('link', 'up' if state.link_up else 'down')
         self.report('mode', state.mode)
         self.report('armed', str(state.armed).lower())
-        for key in ('link_losses', 'reconnects', 'setpoints_sent', 'commands', 'commands_failed', 'errors'):
+        self.report('velocity setpoint', 'stale: holding position' if state.velocity_stale else 'fresh or unused')
+        self.report('realtime', 'SCHED_FIFO' if self.link.realtime else 'off')
+        for key in ('link_losses', 'reconnects', 'setpoints_sent', 'commands', 'commands_failed', 'errors',
+                    'offboard_lost', 'velocity_stale', 'overruns'):
             self.report(key, str(counts[key]))
         self.condition('mavsdk errors', counts['errors'] > 0, WARN,
                        f'{counts["errors"]} MAVSDK errors, last: {self.link.last_error}')
