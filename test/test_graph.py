@@ -153,3 +153,22 @@ def test_console_scripts_cover_every_node_kind():
     setup = (Path(graph.__file__).parents[1] / 'setup.py').read_text()
     for kind in graph.NODE_KINDS:
         assert f"'{kind} = uav_edge.nodes.{kind}:main'" in setup
+
+
+def test_readme_topic_table_is_the_contracts():
+    """One place for topic facts: the README embeds contract.topic_table() verbatim, and every topic a node
+    publishes or subscribes by a relative name is in the table."""
+    from uav_edge.nodes import contract
+
+    readme = (Path(__file__).resolve().parents[1] / 'README.md').read_text(encoding='utf-8')
+    assert contract.topic_table() in readme
+    named = {t.name for t in contract.TOPICS}
+    nodes = Path(__file__).resolve().parents[1] / 'uav_edge' / 'nodes'
+    used = set()
+    for path in nodes.glob('*.py'):
+        for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+            if isinstance(node, ast.Call) and getattr(node.func, 'attr', '') in ('subscribe', 'create_subscription',
+                                                                                  'create_publisher', 'array_publisher'):
+                topic = [a for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+                used.update(a.value for a in topic[:1])
+    assert used and used <= named | {'/diagnostics'}, sorted(used - named)

@@ -53,7 +53,7 @@ FLIGHT_SERVICES = ('arm', 'disarm', 'takeoff', 'offboard_start', 'offboard_stop'
 
 @dataclass(frozen=True)
 class Topic:
-    """One row of the topic table (docs/nodes.md)."""
+    """One row of the topic table (README.md, from topic_table())."""
 
     name: str            # relative to the namespace given in `scope`, or absolute
     type: str            # package/msg/Type
@@ -66,46 +66,59 @@ class Topic:
     layout: tuple = ()   # Float64MultiArray dims: ((label, size symbol), ...)
 
 
+_F = 'std_msgs/msg/Float64MultiArray'
 TOPICS = (
     Topic('pose', 'geometry_msgs/msg/PoseStamped', SENSOR, '/<uav>', 'm (ENU), frame map', 'flight rate',
-          'flight_bridge (tests: a test publisher)', 'channel_estimator, offload_scheduler, trajectory_planner'),
+          'flight_bridge', 'channel_estimator, offload_scheduler (onnx: every UAV\'s), trajectory_planner'),
     Topic('velocity', 'geometry_msgs/msg/TwistStamped', SENSOR, '/<uav>', 'm/s (ENU), frame map', 'flight rate',
           'flight_bridge', 'energy_monitor'),
     Topic('battery', 'sensor_msgs/msg/BatteryState', SENSOR, '/<uav>', 'percentage 0..1, V, A', '1-10 Hz',
           'flight_bridge', 'energy_monitor'),
-    Topic('link_quality', 'std_msgs/msg/Float64MultiArray', SENSOR, '/<uav>', 'bit/s/Hz (measured q; NaN = none)',
-          'optional', 'radio driver', 'channel_estimator', (('rsu', 'J'),)),
-    Topic('channel', 'std_msgs/msg/Float64MultiArray', SENSOR, '/<uav>', 'see CHANNEL_FIELDS',
-          'per pose', 'channel_estimator', 'bandwidth_follower, pricing_leader (all RSUs)',
-          (('rsu', 'J'), ('field', len(CHANNEL_FIELDS)))),
-    Topic('demand', 'std_msgs/msg/Float64MultiArray', DECISION, '/<uav>', 'bandwidth units per RSU',
-          'per price / channel update', 'bandwidth_follower', 'pricing_leader (all RSUs)', (('rsu', 'J'),)),
+    Topic('link_quality', _F, SENSOR, '/<uav>', 'measured q, bit/s/Hz (NaN = none)', 'optional', 'radio driver',
+          'channel_estimator', (('rsu', 'J'),)),
+    Topic('channel', _F, SENSOR, '/<uav>', 'CHANNEL_FIELDS: los_probability, gain_db (dB), snr_db (dB), '
+          'spectral_efficiency (bit/s/Hz), measured (0/1)', 'per pose (<= 25 Hz)', 'channel_estimator',
+          'bandwidth_follower, every pricing_leader', (('rsu', 'J'), ('field', len(CHANNEL_FIELDS)))),
+    Topic('demand', _F, DECISION, '/<uav>', 'bandwidth units per RSU', 'per price / channel update',
+          'bandwidth_follower', 'every pricing_leader', (('rsu', 'J'),)),
     Topic('migration_target', 'std_msgs/msg/String', LATCHED, '/<uav>', 'RSU name ("" = none)', 'on change',
-          'bandwidth_follower', 'twin migration (offload side), operators'),
-    Topic('energy', 'std_msgs/msg/Float64MultiArray', SENSOR, '/<uav>', 'J, 0..1, W, s', 'energy tick',
-          'energy_monitor', 'operators, planners', (('field', len(ENERGY_FIELDS)),)),
-    Topic('energy_alarm', 'std_msgs/msg/Bool', LATCHED, '/<uav>', 'true = at/below reserve', 'on change + tick',
+          'bandwidth_follower', 'twin migration, operators'),
+    Topic('energy', _F, SENSOR, '/<uav>', 'ENERGY_FIELDS: remaining_j (J), state_of_charge (0..1), power_w (W), '
+          'endurance_s (s)', '10 Hz', 'energy_monitor', 'offload_scheduler (onnx: every UAV\'s), operators',
+          (('field', len(ENERGY_FIELDS)),)),
+    Topic('energy_alarm', 'std_msgs/msg/Bool', LATCHED, '/<uav>', 'true = at/below the reserve', 'change + 10 Hz',
           'energy_monitor', 'trajectory_planner, offload_scheduler, flight_bridge (RTL/land)'),
-    Topic('tasks', 'std_msgs/msg/Float64MultiArray', DECISION, '/<uav>', 'bit, cycle/bit', 'optional',
+    Topic('tasks', _F, DECISION, '/<uav>', 'TASK_FIELDS: data_bits (bit), cycles_per_bit', 'optional',
           'video pipeline', 'offload_scheduler', (('field', len(TASK_FIELDS)),)),
-    Topic('offload', 'std_msgs/msg/Float64MultiArray', DECISION, '/<uav>', 'fractions, Hz, bit/s, W, s',
-          'per slot', 'offload_scheduler', 'energy_monitor', (('field', len(OFFLOAD_FIELDS)),)),
+    Topic('offload', _F, DECISION, '/<uav>', 'OFFLOAD_FIELDS: eps_uav, eps_d2d, eps_local, uav_cpu_hz (Hz), '
+          'bitrate_bps, cpu_power_w (W), completion_s (s)', '1/slot (1 Hz)', 'offload_scheduler', 'energy_monitor',
+          (('field', len(OFFLOAD_FIELDS)),)),
     Topic('path', 'nav_msgs/msg/Path', LATCHED, '/<uav>', 'm (ENU), frame map', 'on replan',
-          'trajectory_planner', 'operators, flight_bridge'),
-    Topic('setpoint', 'geometry_msgs/msg/PoseStamped', DECISION, '/<uav>', 'm (ENU), frame map', 'planner tick',
+          'trajectory_planner', 'flight_bridge, operators'),
+    Topic('setpoint', 'geometry_msgs/msg/PoseStamped', DECISION, '/<uav>', 'm (ENU), frame map', '2 Hz',
           'trajectory_planner', 'flight_bridge'),
     Topic('velocity_setpoint', 'geometry_msgs/msg/TwistStamped', DECISION, '/<uav>',
-          'm/s (ENU), frame map; stale after velocity_stale_after_s -> position hold', 'planner tick',
-          'operators / teleop (the planner publishes setpoint)', 'flight_bridge'),
+          'm/s (ENU), frame map; stale after velocity_stale_after_s -> position hold', 'optional',
+          'operators / teleop', 'flight_bridge'),
     Topic('flight_state', 'diagnostic_msgs/msg/DiagnosticStatus', LATCHED, '/<uav>',
-          'values keyed by FLIGHT_STATE_KEYS; level OK/WARN (unhealthy)/ERROR (link down)', 'on change + 1 Hz',
-          'flight_bridge', 'operators, runner, tests'),
-    Topic('prices', 'std_msgs/msg/Float64MultiArray', LATCHED, '/<rsu>', 'money per bandwidth unit, per UAV',
-          'market round', 'pricing_leader', 'bandwidth_follower (all UAVs), other pricing_leaders',
-          (('uav', 'I'),)),
-    Topic('/diagnostics', 'diagnostic_msgs/msg/DiagnosticArray', DECISION, '/', 'OK/WARN/ERROR + reason',
-          'diagnostics period (1 Hz)', 'every node', 'operators, tests'),
+          'FLIGHT_STATE_KEYS; level OK / WARN (unhealthy) / ERROR (link down)', 'change + 1 Hz',
+          'flight_bridge', 'mission supervisor, operators'),
+    Topic('prices', _F, LATCHED, '/<rsu>', 'money per bandwidth unit, per UAV', '1/market round',
+          'pricing_leader', 'every bandwidth_follower, the other pricing_leaders', (('uav', 'I'),)),
+    Topic('/diagnostics', 'diagnostic_msgs/msg/DiagnosticArray', DECISION, '/', 'OK/WARN/ERROR + reason, key values',
+          '1 Hz', 'every node', 'operators, tests'),
 )
+
+
+def topic_table():
+    """TOPICS as the README's markdown table (README.md embeds exactly this; test_graph checks it)."""
+    def kind(t):
+        return t.type.split('/')[-1] + (' [' + ' x '.join(label for label, _ in t.layout) + ']' if t.layout else '')
+    rows = ['| topic | type | QoS | units, frame | rate | publisher | subscribers |', '|---|---|---|---|---|---|---|']
+    for t in TOPICS:
+        name = t.name if t.scope == '/' else f'{t.scope}/{t.name}'
+        rows.append(f'| `{name}` | {kind(t)} | {t.qos} | {t.units} | {t.rate} | {t.publisher} | {t.subscribers} |')
+    return '\n'.join(rows)
 
 
 def topic(namespace, name):
