@@ -52,6 +52,21 @@ def test_speed_violation_is_penalised_and_rescaled():
     assert np.allclose(np.linalg.norm(env.prev_velocity_mps, axis=1), 25.0)
 
 
+def test_polar_velocity_never_triggers_f3_and_per_count_charges_each_uav():
+    polar = OffloadEnv(offload.Seed1Params(polar_velocity=True))
+    polar.reset(seed=0)
+    action = offload.heuristic_action(polar.params)
+    action[offload.action_layout(polar.params)['velocity']] = 1.0      # full speed, straight up
+    _, r, _, _, info = polar.step(action)
+    assert info['F3'] == 0.0 and np.allclose(polar.prev_velocity_mps, [0, 0, 25])
+    per_count = OffloadEnv(offload.Seed1Params(penalty_per_count=True))
+    per_count.reset(seed=0)
+    action = offload.heuristic_action(per_count.params)
+    action[offload.action_layout(per_count.params)['velocity']] = 1.0  # all K = 5 UAVs too fast
+    _, r, _, _, info = per_count.step(action)
+    assert info['F3'] == 5000.0 and r == pytest.approx(info['Q'] - 5000.0 - info['F1'] - info['F2'])
+
+
 def test_nan_action_and_nan_observation_are_errors():
     env = OffloadEnv()
     env.reset(seed=0)

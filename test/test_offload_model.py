@@ -136,6 +136,40 @@ def test_speed_limit_and_penalties():
     assert m.penalty(True, False, True, P) == (1000.0, 0.0, 1000.0)
 
 
+def test_polar_velocity_is_bounded_by_v_max_and_decodes_speed_and_direction():
+    # the issue-5 alternative to the Cartesian [D-A25] layout: (speed, azimuth, elevation) per UAV
+    v = m.polar_velocity([[1, 0, 0], [1, 0.5, 0], [1, 0.3, 1], [-1, 0.7, -0.2], [0, -1, 0]], 25.0)
+    assert np.allclose(v, [[25, 0, 0], [0, 25, 0], [0, 0, 25], [0, 0, 0], [-12.5, 0, 0]], atol=1e-9)
+    a = np.random.default_rng(0).uniform(-1, 1, (10000, 3))
+    speed = np.linalg.norm(m.polar_velocity(a, 25.0), axis=-1)
+    assert speed.max() <= 25.0 + 1e-9 and np.allclose(speed, 25.0 * (a[:, 0] + 1) / 2)   # |v| = v_max g(a_0)
+    polar = m.Seed1Params(polar_velocity=True)
+    assert np.allclose(m.decode_action(np.ones(66), polar).velocity_mps, [0, 0, 25])      # straight up
+    assert np.allclose(m.decode_action(np.ones(66), P).velocity_mps, 25)                  # Cartesian default
+    hover = m.decode_action(m.heuristic_action(polar), polar)
+    assert np.allclose(hover.velocity_mps, 0) and np.allclose(hover.uav_cpu_hz, 30e9)    # fallback still hovers
+
+
+def test_per_count_penalty_option_of_a28():
+    per_count = m.Seed1Params(penalty_per_count=True)
+    assert m.penalty(2, 0, 3, P) == (1000.0, 0.0, 1000.0)            # default: once per type per slot
+    assert m.penalty(2, 0, 3, per_count) == (2000.0, 0.0, 3000.0)    # option: per pair / per UAV
+    assert m.penalty(True, 1, False, per_count) == (1000.0, 1000.0, 0.0)
+    assert m.close_pairs(np.array([[0, 0, 100], [1, 0, 100], [2, 0, 100.0], [50, 0, 100]]), 3.0) == 3
+    with pytest.raises(ValueError, match='speed_violations'):
+        m.penalty(0, 0, np.nan, per_count)
+    # uniform-random Cartesian velocities exceed v_max with probability 1 - pi/6 (cube outside the ball):
+    # per-count F_3 averages 1000 K (1 - pi/6) per slot; binary 1000 (1 - (pi/6)^K) (§3.6's ~4.8e4 / 50)
+    rng = np.random.default_rng(1)
+    f3 = {False: [], True: []}
+    for _ in range(2000):
+        _, too_fast = m.limit_speed(25.0 * rng.uniform(-1, 1, (5, 3)), 25.0)
+        for mode, params in ((False, P), (True, per_count)):
+            f3[mode].append(m.penalty(0, 0, np.count_nonzero(too_fast), params)[2])
+    assert np.mean(f3[True]) == pytest.approx(1000 * 5 * (1 - np.pi / 6), rel=0.05)
+    assert np.mean(f3[False]) == pytest.approx(1000 * (1 - (np.pi / 6) ** 5), rel=0.05)
+
+
 def test_position_update_is_trapezoidal_and_clipped():
     u = m.next_uav_position(np.array([[100, 100, 150.0]]), np.array([[10, 0, 0.0]]), np.array([[20, 0, 0.0]]), P)
     assert np.allclose(u, [[115, 100, 150]])
@@ -178,9 +212,19 @@ def test_config_defaults_equal_params_and_errors_are_one_line():
     for override, words in [({'sizes.num_uavs': 0}, 'sizes.num_uavs: 0 is outside the allowed range [1, 100]'),
                             ({'cpu.uav_cpu_max_hz': 'nan'}, 'cpu.uav_cpu_max_hz'),
                             ({'geometry.altitude_min_m': 300}, 'geometry.altitude_min_m: must be < altitude_max_m'),
-                            ({'sizes.num_uav': 3}, "did you mean 'num_uavs'")]:
+                            ({'sizes.num_uav': 3}, "did you mean 'num_uavs'"),
+                            ({'reward.penalty_per_count': 'maybe'}, 'reward.penalty_per_count'),
+                            ({'geometry.polar_velocity': 2}, 'geometry.polar_velocity')]:
         with pytest.raises(Seed1ConfigError) as err:
             load_seed1_config(overrides=override)
         assert words in str(err.value) and 'default.yaml' in str(err.value) and '\n' not in str(err.value)
     with pytest.raises(Seed1ConfigError, match='file not found'):
         load_seed1_config('/nonexistent/seed1.yaml')
+
+
+def test_velocity_and_penalty_options_load_from_the_file_and_reject_non_booleans():
+    cfg = load_seed1_config(overrides={'geometry.polar_velocity': True, 'reward.penalty_per_count': True})
+    assert cfg.params.polar_velocity and cfg.params.penalty_per_count
+    assert not (P.polar_velocity or P.penalty_per_count)          # defaults: [D-A25] Cartesian, [D-A28] binary
+    with pytest.raises(ValueError, match='Seed1Params.polar_velocity: must be true or false'):
+        m.Seed1Params(polar_velocity='yes')

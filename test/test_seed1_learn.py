@@ -12,7 +12,7 @@ torch = pytest.importorskip('torch')
 from uav_edge.core import offload                                   # noqa: E402
 from uav_edge.core.offload_config import load_seed1_config          # noqa: E402
 from uav_edge.learn import seed1                                    # noqa: E402
-from uav_edge.learn.export_seed1 import export_td3_actor            # noqa: E402
+from uav_edge.learn.export_seed1 import action_maps, export_td3_actor   # noqa: E402
 from uav_edge.learn.reproduce_seed1 import check_claims, confidence_interval   # noqa: E402
 from uav_edge.policy.offload_policy import PolicyError, load_offload_policy   # noqa: E402
 
@@ -78,6 +78,14 @@ def test_onnx_actor_equals_sb3_actor_and_runtime_policy(tiny_td3, tmp_path):
     assert np.array_equal(fallback.action(np.zeros(other.state_dim)), offload.heuristic_action(other))
     with pytest.raises(PolicyError, match='num_uavs'):
         load_offload_policy(other, 'onnx', path, fallback=False)
+    # the issue-5 options change what the action (polar velocity) or the reward (per-count penalties) means:
+    # a card trained under the defaults refuses those worlds
+    for option in ('polar_velocity', 'penalty_per_count'):
+        world = CONFIG.with_params(**{option: True}).params
+        refused = load_offload_policy(world, 'onnx', path)
+        assert refused.mode == 'heuristic' and f'trained with {option} = False' in refused.fallback_reason
+    assert 'azimuth' in action_maps(CONFIG.with_params(polar_velocity=True).params)['velocity']
+    assert 'rescaled' in card['action']['mapping']['velocity']
     # a replaced model file no longer matches its card
     tampered = tmp_path / 'tampered.onnx'
     shutil.copy(path, tampered)

@@ -6,7 +6,8 @@ vectorised over agents: busy UDs i (I,), idle UDs j (J,), UAVs k (K,). Positions
 bits; C in cycles per bit; rates in bit/s. Channels, rates, CPU and flight energies are the shared
 twin functions of uav_edge.core.channel / uav_edge.core.energy; this module only wires them to seed 1.
 
-    decode_action           action (29) in [-1, 1]^(6+I+2J+6K) -> OffloadAction (§3.3)
+    decode_action           action (29) in [-1, 1]^(6+I+2J+6K) -> OffloadAction (§3.3); velocities are
+                            Cartesian [D-A25] or, with polar_velocity, (speed, azimuth, elevation)
     slot_outcome            one slot of the normative env.step order (§3.6) -> SlotOutcome
     offload_observation     state (28) layout, normalised (§3.2, [D-A39])
     heuristic_action        the spec's hand-made hover policy (§3.6 calibration), the runtime fallback
@@ -65,6 +66,8 @@ class Seed1Params:
     initial_altitude_m: Tuple[float, float] = (100.0, 200.0)  # H at start ~ U[lo, hi] [D-A37]
     safety_distance_m: float = 3.0          # d_dim (27b) [P]
     max_speed_mps: float = 25.0             # v_max (27o) [P]
+    polar_velocity: bool = False            # False: Cartesian v = v_max a [D-A25]; True: speed/azimuth/elevation
+                                            #   (|v| <= v_max by construction, F_3 never fires) - NOT a spec option
     layout_seed: int = 0                    # UD / UAV placements are drawn once from it [D-A37]
     # tasks
     task_bits_min: float = 1.5e6            # D_min [P], bits [D-A17]
@@ -116,12 +119,16 @@ class Seed1Params:
     penalty_safety: float = 1000.0          # xi_1 (F_1) [D-A28]
     penalty_battery: float = 1000.0         # xi_2 (F_2) [D-A28]
     penalty_speed: float = 1000.0           # xi_3 (F_3) [D-A28]
+    penalty_per_count: bool = False         # False: xi once per violated type per slot [D-A28]; True: xi per
+                                            #   violating UAV (F_2, F_3) or pair (F_1), the A28 / §3.4 option
     reward_scale: float = 1e-3              # inside the learner only [D-A42]
 
     def __post_init__(self):
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, bool):
+            if f.type is bool:
+                if not isinstance(value, (bool, np.bool_)):
+                    raise OffloadInputError(f'Seed1Params.{f.name}: must be true or false, got {value!r}')
                 continue
             _checked(f'Seed1Params.{f.name}', value)
         for name in ('num_busy_uds', 'num_idle_uds', 'num_uavs', 'num_slots'):
@@ -217,6 +224,28 @@ def unit_price(a, low, high):
     return low + unit_interval(a) * (high - low)
 
 
+def cartesian_velocity(a, max_speed_mps):
+    """v_k = v_max a per component in m/s, (K, 3); |v| can reach sqrt(3) v_max ([D-A25], §3.3)."""
+    return max_speed_mps * np.asarray(a, dtype=float)
+
+
+def polar_velocity(a, max_speed_mps):
+    """v_k in m/s from (speed g(a_0) v_max, azimuth pi a_1, elevation pi/2 a_2), (K, 3); |v| <= v_max.
+
+    Not a spec option: the alternative to the Cartesian layout of [D-A25] tried in issue 5.
+    """
+    a = np.asarray(a, dtype=float)
+    speed, azimuth, elevation = max_speed_mps * unit_interval(a[..., 0]), np.pi * a[..., 1], 0.5 * np.pi * a[..., 2]
+    return speed[..., None] * np.stack([np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth),
+                                        np.sin(elevation)], axis=-1)
+
+
+def commanded_velocity(a, params: Seed1Params):
+    """v_k in m/s from the (K, 3) velocity block: Cartesian [D-A25] or polar (params.polar_velocity)."""
+    decode = polar_velocity if params.polar_velocity else cartesian_velocity
+    return decode(a, params.max_speed_mps)
+
+
 def bitrate_index(a, levels):
     """o = min(floor(g(a) O), O - 1): index of the transcoding bitrate (§3.3, [D-A21])."""
     return np.minimum(np.floor(unit_interval(a) * levels).astype(int), levels - 1)
@@ -253,7 +282,7 @@ def decode_action(action, params: Seed1Params) -> OffloadAction:
         uav_price=unit_price(a[s['uav_price']], p.uav_price_min, p.uav_price_max),
         idle_price=unit_price(a[s['idle_price']], p.idle_price_min, p.idle_price_max),
         weights=simplex_weights(a[s['weights']]),
-        velocity_mps=p.max_speed_mps * a[s['velocity']].reshape(p.num_uavs, 3),
+        velocity_mps=commanded_velocity(a[s['velocity']].reshape(p.num_uavs, 3), p),
         bitrate_mbps=levels[bitrate_index(a[s['bitrate']], levels.size)])
 
 
@@ -462,17 +491,28 @@ def next_uav_position(position_m, prev_velocity_mps, velocity_mps, params: Seed1
     return np.clip(moved, low, high)
 
 
-def separation_violated(uav_pos_m, safety_distance_m):
-    """True if some UAV pair is closer than d_dim ((5), (27b)); (K, 3) -> bool."""
+def close_pairs(uav_pos_m, safety_distance_m):
+    """Number of UAV pairs closer than d_dim after the move ((5), (27b)); (K, 3) -> int."""
     pos = _checked('uav_pos_m', uav_pos_m)
     d = np.linalg.norm(pos[:, None, :] - pos[None, :, :], axis=-1)
-    return bool(np.any(d[np.triu_indices(len(pos), k=1)] < safety_distance_m))
+    return int(np.count_nonzero(d[np.triu_indices(len(pos), k=1)] < safety_distance_m))
 
 
-def penalty(safety_violated, battery_violated, speed_violated, params: Seed1Params):
-    """(F_1, F_2, F_3): xi per violated constraint type per slot ((30), [D-A28])."""
-    return (params.penalty_safety * bool(safety_violated), params.penalty_battery * bool(battery_violated),
-            params.penalty_speed * bool(speed_violated))
+def separation_violated(uav_pos_m, safety_distance_m):
+    """True if some UAV pair is closer than d_dim ((5), (27b)); (K, 3) -> bool."""
+    return close_pairs(uav_pos_m, safety_distance_m) > 0
+
+
+def penalty(safety_violations, battery_violations, speed_violations, params: Seed1Params):
+    """(F_1, F_2, F_3) of (30): xi per violated constraint type per slot [D-A28], or xi per violating
+    pair / UAV if params.penalty_per_count (the A28 option). Arguments are counts (a bool counts as 1).
+    """
+    counts = [int(_checked(name, n, low=0.0)) for name, n in (('safety_violations', safety_violations),
+                                                               ('battery_violations', battery_violations),
+                                                               ('speed_violations', speed_violations))]
+    if not params.penalty_per_count:
+        counts = [min(n, 1) for n in counts]
+    return (params.penalty_safety * counts[0], params.penalty_battery * counts[1], params.penalty_speed * counts[2])
 
 
 # --- one slot (§3.6) ------------------------------------------------------------------------------
@@ -539,7 +579,8 @@ def slot_outcome(rng, action: OffloadAction, uav_pos_m, prev_velocity_mps, remai
     remaining = remaining_battery_energy(remaining_j, e_tr, e_proc, e_fly)
     # move, clip, safety check
     new_pos = next_uav_position(uav_pos_m, prev_velocity_mps, velocity, p)
-    f = penalty(separation_violated(new_pos, p.safety_distance_m), np.any(remaining < 0), np.any(too_fast), p)
+    f = penalty(close_pairs(new_pos, p.safety_distance_m), np.count_nonzero(remaining < 0),
+                np.count_nonzero(too_fast), p)
     delays = {'local': local_delay(eps3, task_bits, cycles_per_bit, action.busy_cpu_hz),
               'upload': upload_delay(eps1, task_bits, r_ik),
               'transcode': eps1 * task_bits * transcoding_time_per_bit(c_k[assoc], action.uav_cpu_hz[assoc]),
@@ -609,10 +650,14 @@ def heuristic_action(params: Seed1Params, busy_cpu_fraction=0.1):
     """The spec's hand-made hover policy (§3.6 calibration, not from the paper), in [-1, 1]^(6+I+2J+6K).
 
     Equal split, all weight on U_I (omega~ = (-1, -1, 1)), f_k = f_k^max, mid prices and f_j,
-    f_i = 0.1 f_i^max, zero velocity, lowest bitrate. Needs no state: the runtime fallback.
+    f_i = 0.1 f_i^max, zero velocity (speed output -1 under polar_velocity), lowest bitrate.
+    Needs no state: the runtime fallback.
     """
     s = action_layout(params)
     a = np.zeros(params.action_dim)
+    if params.polar_velocity:
+        v = s['velocity']
+        a[v.start:v.stop:3] = -1.0      # speed g(-1) = 0 m/s
     a[s['weights']] = (-1.0, -1.0, 1.0)
     a[s['uav_cpu']] = 1.0
     a[s['busy_cpu']] = 2.0 * busy_cpu_fraction - 1.0

@@ -36,6 +36,7 @@ class Geometry(_Section):
     initial_altitude_m: Vector((0.0, 1e4), (0.0, 1e4)) = (100.0, 200.0)
     safety_distance_m: Number(0.0, 1e3) = 3.0
     max_speed_mps: Number(0.1, 200.0) = 25.0
+    polar_velocity: bool = False
     layout_seed: Integer(0, 2 ** 32 - 1) = 0
 
 
@@ -109,6 +110,7 @@ class Reward(_Section):
     penalty_safety: Number(0.0, 1e9) = 1000.0
     penalty_battery: Number(0.0, 1e9) = 1000.0
     penalty_speed: Number(0.0, 1e9) = 1000.0
+    penalty_per_count: bool = False
     reward_scale: Number(1e-12, 1e6) = 1e-3
 
 

@@ -11,6 +11,10 @@ Bad input: actions outside [-1, 1] are clipped and counted (info['clipped_compon
 
 Placements are drawn once from params.layout_seed ([D-A37]); reset(seed=...) seeds the task,
 CPU-cycle and fading draws.
+
+Issue-5 options (both off by default): params.polar_velocity decodes each UAV's velocity block as
+(speed, azimuth, elevation), so |v| <= v_max and F3 never fires (not a spec option; [D-A25] is Cartesian);
+params.penalty_per_count charges xi per violating UAV / pair (the A28 option) instead of once per type.
 """
 import gymnasium as gym
 import numpy as np

@@ -37,6 +37,13 @@ ACTION_MAPS = {'offload_split': 'eps = g / sum(g), g = (a + 1) / 2 (1/3 each if 
                'weights': 'omega = g / sum(g); (UAVs, idle UDs, busy UDs)',
                'velocity': 'v_k = max_speed_mps a, (vx, vy, vz) per UAV; |v| > v_max is rescaled + penalised',
                'bitrate': 'b_k = bitrates_mbps[min(floor(g O), O - 1)]'}
+POLAR_VELOCITY_MAP = ('v_k = max_speed_mps g(a0) (cos e cos az, cos e sin az, sin e), azimuth az = pi a1, '
+                      'elevation e = pi/2 a2 per UAV (polar_velocity: true); |v| <= v_max')
+
+
+def action_maps(params: Seed1Params):
+    """ACTION_MAPS with the velocity entry of the parameterisation the policy was trained with."""
+    return dict(ACTION_MAPS, velocity=POLAR_VELOCITY_MAP) if params.polar_velocity else dict(ACTION_MAPS)
 
 
 def actor_module(model):
@@ -86,7 +93,7 @@ def export_td3_actor(model, params: Seed1Params, path, training=None, evaluation
         'outputs': {ACTION_NAME: {'dtype': 'float32', 'shape': ['batch', params.action_dim], 'range': [-1.0, 1.0]}},
         'observation': {'size': params.state_dim, 'blocks': [list(b) for b in STATE_BLOCKS],
                         'builder': 'uav_edge.core.offload.offload_observation'},
-        'action': {'size': params.action_dim, 'layout': layout, 'mapping': ACTION_MAPS,
+        'action': {'size': params.action_dim, 'layout': layout, 'mapping': action_maps(params),
                    'decoder': 'uav_edge.core.offload.decode_action'},
         'training': training or {},
         'evaluation': evaluation or {},

@@ -28,7 +28,7 @@ POLICY_NAME = 'seed1_td3'
 _LAYOUT_FIELDS = ('num_busy_uds', 'num_idle_uds', 'num_uavs', 'area_m', 'altitude_max_m', 'task_bits_max',
                   'cycles_per_bit_max', 'battery_j', 'busy_cpu_max_hz', 'idle_cpu_max_hz', 'uav_cpu_max_hz',
                   'cpu_floor_fraction', 'uav_price_min', 'uav_price_max', 'idle_price_min', 'idle_price_max',
-                  'max_speed_mps', 'bitrates_mbps')
+                  'max_speed_mps', 'bitrates_mbps', 'polar_velocity', 'penalty_per_count')
 
 
 class OnnxOffloadActor:
