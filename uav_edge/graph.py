@@ -146,7 +146,9 @@ def build_graph(scenario: Scenario, options: GraphOptions = GraphOptions()) -> l
                 'price_cap': oracle['price_cap'], 'stale_after_s': stale,
                 'migration_hysteresis': float(options.migration_hysteresis), 'check_period_s': period / 2.0},
             'offload_scheduler': {
-                'user_positions_m': _floats(world.user_positions_m), 'stale_after_s': max(stale, 2.0)},
+                'user_positions_m': _floats(world.user_positions_m), 'stale_after_s': max(stale, 2.0),
+                'uav_names': list(world.uav_names), 'policy': world.policies.offload,
+                'model_path': world.policies.offload_model or ''},
             'trajectory_planner': {
                 'area_size_m': _floats(world.area_size_m), 'no_fly_m': _floats(world.no_fly_m),
                 'cell_m': float(options.planner_cell_m), 'home_m': _floats(home),

@@ -1,21 +1,80 @@
 """offload_scheduler (one per UAV): video offloading split, UAV CPU frequency and bitrate per slot.
 
 In:  pose (for the uplink rate to the nearest ground user), tasks (optional: raw bits, cycles/bit),
-     energy_alarm.
+     energy_alarm; with `policy: onnx` also every UAV's /<uav>/pose and /<uav>/energy (`uav_names`).
 Out: offload (Float64MultiArray [field], contract.OFFLOAD_FIELDS) every `slot_s`.
-Model: the seed-1 analytic heuristic uav_edge.core.offload_heuristic.offload_decision (delay-
-balanced split, slowest CPU that meets the slot); rates at the mean seed-1 Rician gain
-(core.channel.mean_rician_rate): uplink to the nearest scenario user, D2D at `d2d_distance_m`.
-With the energy alarm raised the lowest bitrate level is used. Without a fresh pose nothing is
-offloaded to the UAV (eps_uav = 0; the split is between D2D and local) and diagnostics say so.
+
+policy 'heuristic' (default) and the fallback: the seed-1 analytic heuristic
+uav_edge.core.offload_heuristic.offload_decision (delay-balanced split, slowest CPU that meets the
+slot); rates at the mean seed-1 Rician gain (core.channel.mean_rician_rate): uplink to the nearest
+scenario user, D2D at `d2d_distance_m`. With the energy alarm raised the lowest bitrate level is used.
+Without a fresh pose nothing is offloaded to the UAV (eps_uav = 0; the split is between D2D and local)
+and diagnostics say so.
+
+policy 'onnx': the shipped seed-1 TD3 actor (models/seed1_td3.onnx, or `model_path`) through
+uav_edge.policy.offload_policy. The actor is centralised (one state and one action for all K UAVs);
+every UAV's scheduler runs the same actor on the same telemetry and publishes its own row
+(decentralised execution). The world the policy serves at runtime:
+  * the seed-1 config file `seed1_config` (default config/seed1/default.yaml from the package share),
+    with K = the number of UAVs in this graph (`uav_names`); the model card must match it (else fallback);
+  * busy/idle UD positions: the config's fixed layout (core.offload.sample_layout, layout_seed), in a
+    seed-1 frame whose corner sits at `seed1_origin_m` in the map frame; task D_i = `data_bits` for
+    every busy UD and C = `cycles_per_bit` (both updated by the tasks topic);
+  * UAV k's position: its latest pose minus seed1_origin_m; its remaining energy: state_of_charge from
+    /<uav>/energy x the config's battery_j (the state's E_kr / E_r is the same fraction).
+The own row: eps = the actor's split, uav_cpu_hz = f_k, bitrate_bps = b_k; cpu_power_w = (transcoding +
+processing energy of the busy UDs nearest to this UAV) / slot and completion_s = their slowest path, both
+from the twin at the mean channel gain (uav_row). The actor's velocity for this UAV is only reported in
+diagnostics (velocity_mps): the trajectory planner flies the UAV.
+The heuristic runs instead, with a WARN naming the reason, when the model or card is missing, corrupt or
+trained for another world (e.g. 3 UAVs against the card's K = 5), when a UAV's pose or energy is missing
+or older than `stale_after_s`, when a UAV is outside the seed-1 flight box (area x [H_min, H_max],
++- `box_margin_m`), when the task is outside the trained range, or while the energy alarm is raised.
 """
 import numpy as np
 from geometry_msgs.msg import PoseStamped
 from std_msgs.msg import Bool, Float64MultiArray
 
-from uav_edge.core import channel, offload_heuristic
+from uav_edge.core import channel, offload, offload_heuristic
 from uav_edge.nodes import contract
-from uav_edge.nodes.common import WARN, EdgeNode, main_for
+from uav_edge.nodes.common import OK, WARN, EdgeNode, main_for
+from uav_edge.resources import package_file
+
+SHIPPED_MODEL = 'models/seed1_td3.onnx'
+SEED1_CONFIG = 'config/seed1/default.yaml'
+_SOC = contract.ENERGY_FIELDS.index('state_of_charge')
+
+
+def uav_row(decision: offload.OffloadAction, k, uav_pos_m, busy_pos_m, idle_pos_m, partner, task_bits,
+            cycles_per_bit, params: offload.Seed1Params):
+    """UAV k's contract.OFFLOAD_FIELDS row (fractions, Hz, bit/s, W, s) from a decoded seed-1 action.
+
+    Energies: (16) + (18) over S_k (nearest busy UDs, [D-A9]); completion: the slowest of (10), (13)+(15)+(17)
+    and (19)+(21) over S_k, with the rates (8), (9) at the mean channel gain; 0 s when S_k is empty.
+    """
+    p = params
+    if not (int(k) == k and 0 <= k < p.num_uavs):
+        raise ValueError(f'k: expected a UAV index in [0, {p.num_uavs}), got {k}')
+    eps1, eps2, eps3 = decision.offload_split
+    f_k, b_k = float(decision.uav_cpu_hz[k]), float(decision.bitrate_mbps[k])
+    served = offload.members(offload.nearest_uav(uav_pos_m, busy_pos_m), p.num_uavs)[k]       # S_k, (I,)
+    c_k = offload.transcoding_cycles_per_bit(b_k, p.transcode_m1, p.transcode_m2)
+    t_z = offload.transcoding_time(eps1, task_bits, served, c_k, f_k)
+    energy_j = (offload.uav_transcoding_energy(t_z, f_k, p)
+                + offload.uav_processing_energy(eps1, task_bits, served, b_k, c_k, f_k, p))
+    completion_s = 0.0
+    if served.any():
+        d, busy, idle = task_bits[served], busy_pos_m[served], idle_pos_m[partner[served]]
+        uplink_bps = channel.mean_rician_rate(channel.distance_3d(uav_pos_m[k:k + 1], busy)[0], p.a2g_link)
+        d2d_bps = channel.mean_rician_rate(np.linalg.norm(busy - idle, axis=-1), p.d2d_link)
+        via_uav = (offload.upload_delay(eps1, d, uplink_bps) + eps1 * d * offload.transcoding_time_per_bit(c_k, f_k)
+                   + offload.uav_processing_delay(offload.transcoded_bits(eps1, d, b_k, p.original_bitrate_mbps),
+                                                  c_k, f_k))
+        via_d2d = offload.d2d_delay(eps2, d, d2d_bps) + offload.idle_processing_delay(
+            eps2, d, cycles_per_bit, decision.idle_cpu_hz[partner[served]])
+        local = offload.local_delay(eps3, d, cycles_per_bit, decision.busy_cpu_hz[served])
+        completion_s = float(np.max(np.maximum(np.maximum(via_uav, via_d2d), local)))
+    return np.array([eps1, eps2, eps3, f_k, b_k * 1e6, float(energy_j) / p.slot_s, completion_s])
 
 
 class OffloadScheduler(EdgeNode):
@@ -29,6 +88,12 @@ class OffloadScheduler(EdgeNode):
         self.data_bits = self.param('data_bits', 2.5e6)
         self.d2d_distance_m = self.param('d2d_distance_m', 30.0)
         self.stale_after_s = self.param('stale_after_s', 2.0)
+        self.policy_name = self.param('policy', 'heuristic')
+        self.model_path = self.param('model_path', '') or package_file(SHIPPED_MODEL)
+        self.seed1_config = self.param('seed1_config', '') or package_file(SEED1_CONFIG)
+        self.uav_names = self.param_names('uav_names')
+        self.seed1_origin_m = np.array(self.param_array('seed1_origin_m') or [0.0, 0.0, 0.0])
+        self.box_margin_m = self.param('box_margin_m', 5.0)
         self.uplink, self.d2d = channel.Seed1A2GParams(), channel.Seed1D2DParams()
         self.pose, self.pose_at = None, -np.inf
         self.alarm = False
@@ -39,10 +104,99 @@ class OffloadScheduler(EdgeNode):
                                                      low=[1.0, 1.0], high=[1e10, 1e5]),
                        self.on_tasks)
         self.create_subscription(Bool, 'energy_alarm', self.on_alarm, contract.qos(contract.LATCHED))
+        self.observation = None                          # last TD3 state (28), policy onnx only
+        self.td3 = self.load_td3() if self.policy_name == 'onnx' else None
+        if self.policy_name not in ('onnx', 'heuristic'):
+            self.condition('policy fallback', True, WARN,
+                           f"unknown policy {self.policy_name!r} (expected 'onnx' or 'heuristic'); heuristic in use")
         self.create_timer(self.params.slot_s, self.schedule)
+
+    # --- policy onnx: the seed-1 world and every UAV's telemetry ---------------------------------
+
+    def load_td3(self):
+        """The TD3 policy for the seed-1 world with K = len(uav_names); None (+ WARN) if unusable."""
+        try:
+            from uav_edge.core.offload_config import load_seed1_config
+            from uav_edge.policy.offload_policy import load_offload_policy
+
+            me = self.get_namespace().strip('/')
+            if me not in self.uav_names:
+                raise ValueError(f'this UAV ({me!r}) is not in uav_names {self.uav_names}')
+            if self.seed1_origin_m.shape != (3,) or not np.all(np.isfinite(self.seed1_origin_m)):
+                raise ValueError(f'seed1_origin_m: expected 3 finite values in m, got {self.seed1_origin_m}')
+            if not (np.isfinite(self.box_margin_m) and self.box_margin_m >= 0):
+                raise ValueError(f'box_margin_m: must be finite and >= 0 m, got {self.box_margin_m}')
+            params = load_seed1_config(self.seed1_config).with_params(num_uavs=len(self.uav_names)).params
+            policy = load_offload_policy(params, 'onnx', self.model_path, threads=1)
+            if policy.fallback_reason:
+                raise ValueError(policy.fallback_reason)
+        except Exception as err:                         # config, model, card, world mismatch, onnxruntime
+            self.condition('policy fallback', True, WARN,
+                           f'policy onnx unavailable ({err}); analytic heuristic in use')
+            return None
+        self.k = self.uav_names.index(me)
+        self.layout = offload.sample_layout(params)
+        K = len(self.uav_names)
+        self.positions, self.positions_at = np.zeros((K, 3)), np.full(K, -np.inf)
+        self.soc, self.soc_at = np.zeros(K), np.full(K, -np.inf)
+        for i, name in enumerate(self.uav_names):
+            if i != self.k:                              # own pose: the relative 'pose' subscription
+                self.subscribe(PoseStamped, contract.topic(name, 'pose'), contract.SENSOR, contract.read_position,
+                               lambda xyz, i=i: self.on_uav_pose(i, xyz))
+            self.subscribe(Float64MultiArray, contract.topic(name, 'energy'), contract.SENSOR,
+                           lambda m: contract.read_array(m, ('field',), (len(contract.ENERGY_FIELDS),), low=0.0,
+                                                         high=(np.inf, 1.0, np.inf, np.inf)),
+                           lambda fields, i=i: self.on_energy(i, fields))
+        self.condition('policy', True, OK, f'TD3 policy {self.model_path} on {self.seed1_config}')
+        return policy
+
+    def on_uav_pose(self, i, xyz):
+        self.positions[i], self.positions_at[i] = xyz - self.seed1_origin_m, self.now_s()
+
+    def on_energy(self, i, fields):
+        self.soc[i], self.soc_at[i] = fields[_SOC], self.now_s()
+
+    def td3_unusable(self):
+        """Why the TD3 decision cannot be trusted this slot (str), or None."""
+        p, now = self.td3.params, self.now_s()
+        for what, at in (('pose', self.positions_at), ('energy', self.soc_at)):
+            stale = [name for name, t in zip(self.uav_names, at) if now - t > self.stale_after_s]
+            if stale:
+                return f"no fresh {what} from {', '.join(stale)} (stale after {self.stale_after_s:g} s)"
+        low = np.array([0.0, 0.0, p.altitude_min_m]) - self.box_margin_m
+        high = np.array([p.area_m, p.area_m, p.altitude_max_m]) + self.box_margin_m
+        outside = [f'{name} at {np.round(xyz, 1).tolist()} m' for name, xyz in zip(self.uav_names, self.positions)
+                   if np.any(xyz < low) or np.any(xyz > high)]
+        if outside:
+            return (f"{', '.join(outside)} outside the seed-1 flight box [0, {p.area_m:g}]^2 x "
+                    f"[{p.altitude_min_m:g}, {p.altitude_max_m:g}] m (+- {self.box_margin_m:g} m)")
+        if not p.task_bits_min <= self.data_bits <= p.task_bits_max:
+            return f'data_bits {self.data_bits:g} outside the trained [{p.task_bits_min:g}, {p.task_bits_max:g}]'
+        if not p.cycles_per_bit_min <= self.params.cycles_per_bit <= p.cycles_per_bit_max:
+            return (f'cycles_per_bit {self.params.cycles_per_bit:g} outside the trained '
+                    f'[{p.cycles_per_bit_min:g}, {p.cycles_per_bit_max:g}]')
+        if self.alarm:
+            return 'energy alarm'
+        return None
+
+    def td3_row(self):
+        """This UAV's row of the TD3 decision for the latest telemetry (uav_row)."""
+        p = self.td3.params
+        task_bits = np.full(p.num_busy_uds, float(self.data_bits))
+        cycles = float(self.params.cycles_per_bit)
+        telemetry = (self.layout.busy_pos_m, task_bits, cycles, self.positions, self.soc * p.battery_j)
+        self.observation = self.td3.observation(*telemetry)          # the state (28) the actor sees, kept for checks
+        decision = self.td3.decide(*telemetry)
+        self.report('velocity_mps', ' '.join(f'{v:.2f}' for v in decision.velocity_mps[self.k]))
+        return uav_row(decision, self.k, self.positions, self.layout.busy_pos_m, self.layout.idle_pos_m,
+                       self.layout.partner, task_bits, cycles, p)
+
+    # --- input handlers ---------------------------------------------------------------------------
 
     def on_pose(self, xyz):
         self.pose, self.pose_at = xyz, self.now_s()
+        if self.td3 is not None:
+            self.on_uav_pose(self.k, xyz)
 
     def on_tasks(self, fields):
         self.data_bits = float(fields[0])
@@ -52,7 +206,30 @@ class OffloadScheduler(EdgeNode):
     def on_alarm(self, msg):
         self.alarm = bool(msg.data)
 
+    # --- one slot ---------------------------------------------------------------------------------
+
     def schedule(self):
+        row = None
+        if self.td3 is not None:
+            reason = self.td3_unusable()
+            if reason is None:
+                try:
+                    row = self.td3_row()
+                except ValueError as err:                # PolicyError / OffloadInputError: never a silent answer
+                    reason = str(err)
+            self.condition('td3 unusable', reason is not None, WARN,
+                           f'policy onnx: {reason}; analytic heuristic in use')
+        self.report('policy', 'onnx' if row is not None else 'heuristic')
+        if row is None:
+            row = self.heuristic_row()
+        else:                                            # the heuristic's own conditions do not apply
+            for key in ('no uplink', 'low energy', 'deadline'):
+                self.condition(key, False)
+        self.pub.publish(contract.make_array(row, ('field',)))
+        self.report('split', ' '.join(f'{v:.3f}' for v in row[:3]))
+
+    def heuristic_row(self):
+        """The analytic heuristic's contract.OFFLOAD_FIELDS row (module docstring)."""
         bitrate = self.bitrates[0] if self.alarm else self.bitrate
         d2d_rate = float(channel.mean_rician_rate(self.d2d_distance_m, self.d2d))
         fresh = self.pose is not None and self.now_s() - self.pose_at <= self.stale_after_s and len(self.users)
@@ -71,9 +248,7 @@ class OffloadScheduler(EdgeNode):
             split = np.concatenate([[0.0], offload_heuristic.delay_balanced_split(a)])
             f_k, cpu_w = 0.0, 0.0
             completion = float(np.max(split[1:] * self.data_bits * a))
-        self.pub.publish(contract.make_array(
-            [*split, f_k, bitrate * 1e6, cpu_w, completion], ('field',)))
-        self.report('split', ' '.join(f'{v:.3f}' for v in split))
+        return np.array([*split, f_k, bitrate * 1e6, cpu_w, completion])
 
 
 NODE = OffloadScheduler
