@@ -157,6 +157,36 @@ def fig5_6(base, env, learn_cfg, greedy_episodes):
     return sweeps
 
 
+def fig6_learned(base, env, learn_cfg, greedy_episodes):
+    """Only the Fig. 6 sweeps, with learned points: the C6a.2/C6a.3/C6b.2 checks at a chosen budget."""
+    return {'fig6a': [_point(base, env, learn_cfg, greedy_episodes, J=J, I=15) for J in FIG6_RSUS],
+            'fig6b': [_point(base, env, learn_cfg, greedy_episodes, J=3, I=I) for I in FIG6_UAVS]}
+
+
+def learned_sweep_claims(sweeps):
+    """C6a.2 / C6b.2 (Tiny MADRL closest to the SE) and C6a.3 (Tiny beats PPO), from the Fig. 6 sweeps.
+
+    Closeness = mean over the sweep points of |reward - SE of that scenario|; None without learned points.
+    """
+    claims = {}
+    for key in ('fig6a', 'fig6b'):
+        pts, cid = sweeps[key], 'C6a.2' if key == 'fig6a' else 'C6b.2'
+        if 'tiny_madrl' not in pts[0]:
+            claims[cid] = {'holds': None, 'evidence': 'learned sweep points are computed in full mode only'}
+            if key == 'fig6a':
+                claims['C6a.3'] = dict(claims[cid])
+            continue
+        err = {m: float(np.mean([abs(p[m] - p['theory_seed0']) for p in pts])) for m in
+               ('tiny_madrl', 'ppo', 'greedy', 'random')}
+        evidence = 'mean |reward - SE|: ' + ', '.join(f'{k} {v:.3f}' for k, v in err.items())
+        closest = err['tiny_madrl'] <= min(err.values())
+        beats_ppo = err['tiny_madrl'] < err['ppo']
+        claims[cid] = {'holds': bool(closest and beats_ppo if key == 'fig6b' else closest), 'evidence': evidence}
+        if key == 'fig6a':
+            claims['C6a.3'] = {'holds': bool(beats_ppo), 'evidence': evidence}
+    return claims
+
+
 def _decreasing(values):
     return bool(np.all(np.diff(values) < 0))
 
@@ -213,15 +243,7 @@ def check_claims(f3, f4, sweeps):
     f6b = [p['theory'] for p in sweeps['fig6b']]
     claims['C6a.1'] = {'holds': _decreasing(f6a), 'evidence': f'theory vs J={FIG6_RSUS}: {np.round(f6a, 2).tolist()}'}
     claims['C6b.1'] = {'holds': _increasing(f6b), 'evidence': f'theory vs I={FIG6_UAVS}: {np.round(f6b, 2).tolist()}'}
-    for cid, key in (('C6a.2', 'fig6a'), ('C6b.2', 'fig6b')):
-        pts = sweeps[key]
-        if 'tiny_madrl' in pts[0]:
-            err = {m: float(np.mean([abs(p[m] - p['theory_seed0']) for p in pts])) for m in
-                   ('tiny_madrl', 'ppo', 'greedy', 'random')}
-            claims[cid] = {'holds': bool(err['tiny_madrl'] <= min(err.values())),
-                           'evidence': 'mean |reward - SE|: ' + ', '.join(f'{k} {v:.3f}' for k, v in err.items())}
-        else:
-            claims[cid] = {'holds': None, 'evidence': 'learned sweep points are computed in full mode only'}
+    claims.update(learned_sweep_claims(sweeps))
     return claims
 
 
@@ -327,7 +349,24 @@ if __name__ == '__main__':
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', default='results/seed0')
     parser.add_argument('--quick', action='store_true')
+    parser.add_argument('--fig6-learned', type=int, metavar='EPISODES', default=None,
+                        help='only the Fig. 6 sweeps with learned points trained for EPISODES (C6a.2/C6a.3/C6b.2)')
     a = parser.parse_args()
-    res = reproduce(a.out, a.quick)
+    if a.fig6_learned is not None:
+        import torch
+
+        from uav_edge.core.scenario import resolve_scenario
+
+        torch.set_num_threads(1)
+        os.makedirs(a.out, exist_ok=True)
+        learn = load_train_config().scaled(a.fig6_learned)
+        start = time.perf_counter()
+        sweeps = fig6_learned(resolve_scenario('default'), learn.env, learn, greedy_episodes=a.fig6_learned)
+        res = {'episodes': a.fig6_learned, 'config': learn.to_dict(), 'sweeps': sweeps,
+               'claims': learned_sweep_claims(sweeps), 'seconds': time.perf_counter() - start}
+        with open(os.path.join(a.out, 'fig6_learned.json'), 'w') as fh:
+            json.dump(res, fh, default=float)
+    else:
+        res = reproduce(a.out, a.quick)
     for cid, claim in res['claims'].items():
         print(cid, claim['holds'], claim['evidence'])

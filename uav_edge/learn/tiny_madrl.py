@@ -536,16 +536,23 @@ def evaluate_policy(policy, params, env_cfg: PricingEnvConfig, seeds):
     policy: observations (N, J, obs_dim) float32 -> actions (N, J, I). Seeds are offset by
     EVAL_SEED_BASE so they never coincide with a training stream.
     """
-    values = []
+    return held_out_episodes(policy, params, env_cfg, seeds)[0]
+
+
+def held_out_episodes(policy, params, env_cfg: PricingEnvConfig, seeds):
+    """(evaluate_policy's mean utility, the (J, I) prices posted in the last step of the first episode)."""
+    values, last_prices = [], None
     for seed in seeds:
         market = PricingMarket(params, 1, env_cfg)
         obs = market.reset(np.random.default_rng(EVAL_SEED_BASE + int(seed)))
         total = 0.0
         for _ in range(env_cfg.episode_steps):
-            obs, reward, _, _ = market.step(policy(obs))
+            obs, reward, prices, _ = market.step(policy(obs))
             total += reward.mean()
         values.append(total / env_cfg.episode_steps)
-    return float(np.mean(values))
+        if last_prices is None:
+            last_prices = prices[0]
+    return float(np.mean(values)), last_prices
 
 
 def random_prices(params, env_cfg: PricingEnvConfig, episodes, seed=0):
