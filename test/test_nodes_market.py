@@ -85,18 +85,24 @@ def test_one_process_per_node_reaches_the_same_equilibrium(domain_id, tmp_path):
     world = scenario.sample()
     eq = game.solve_equilibrium(world.game_params())
     specs = graph.build_graph(scenario, graph.GraphOptions(round_period_s=ROUND_S, stale_rounds=5, kinds=MARKET))
-    everyone = ' '.join(world.rsu_names)
     with ProcessGraph(specs, tmp_path, domain_id=domain_id) as processes, \
             InProcessGraph(domain_id=domain_id) as g:
         probe = g.add(Probe(world.uav_names, world.rsu_names, context=g.context))
         drive = Driver(probe, reference_poses(world))
-        drive.until(lambda: close(probe.matrix('prices', world.rsu_names), eq.prices.T), 180,
+
+        def every_leader_heard_every_other():
+            statuses = [probe.status(f'/{r}/pricing_leader') for r in world.rsu_names]
+            if any(s is None for s in statuses):
+                return False
+            received = [np.array(s[2]['prices_received'].split(), dtype=int) for s in statuses]
+            return all(np.all(np.delete(n, j) > 0) for j, n in enumerate(received))
+        # discovery first (35 processes exchange their endpoints: slow on a loaded machine, never complete
+        # for most leader pairs without the profile), then the market
+        drive.until(every_leader_heard_every_other, 180, 'every pricing leader hearing every other one')
+        drive.until(lambda: close(probe.matrix('prices', world.rsu_names), eq.prices.T), 60,
                     'equilibrium prices from 35 node processes')
         drive.until(lambda: close(probe.matrix('demand', world.uav_names), eq.demand), 10, 'equilibrium demand')
-        priced_against = [wait_for(lambda r=r: probe.status(f'/{r}/pricing_leader'), 5, what=f'{r} diagnostics')[2]
-                          ['rsus_priced_against'] for r in world.rsu_names]
         alive = processes.alive()
-    assert priced_against == [everyone] * world.num_rsus
     assert alive
 
 
