@@ -153,7 +153,9 @@ def _ignore_sigint_until_rclpy():
 
 def stop_processes(procs, resend_s=0.5):
     """SIGINT every (name, Popen)'s process group (again every resend_s while it runs), SIGKILL what is
-    left after GRACE_S; returns {name: exit code}."""
+    left after GRACE_S; returns {name: exit code}. A ROS node (name '/ns/node') still running then first
+    gets SIGUSR1, on which nodes.common.main_for's faulthandler writes every thread's stack to its log:
+    the evidence of where the teardown hung."""
     deadline = time.monotonic() + GRACE_S
     running = list(procs)
     while running and time.monotonic() < deadline:
@@ -163,6 +165,11 @@ def stop_processes(procs, resend_s=0.5):
         while running and time.monotonic() < until:
             running = [(name, proc) for name, proc in running if proc.poll() is None]
             time.sleep(0.02)
+    hung_nodes = [proc for name, proc in running if name.startswith('/')]
+    for proc in hung_nodes:
+        _signal_group(proc, signal.SIGUSR1)
+    if hung_nodes:
+        time.sleep(0.5)                   # the dump is written by a C handler; no GIL needed
     for _, proc in running:
         _signal_group(proc, signal.SIGKILL)
     return {name: proc.wait() for name, proc in procs}

@@ -12,12 +12,13 @@ Float64MultiArray's labelled layout once and only swaps the data; values shown i
 formatted when diagnostics are published (refresh_report), not per message.
 """
 import array
-from collections import Counter
+import faulthandler
 import os
 import signal
 import sys
 import threading
 import time
+from collections import Counter
 
 import numpy as np
 import rclpy
@@ -205,6 +206,7 @@ def main_for(node_class, args=None):
     `uav-edge mission` runs had a node ignore SIGINT until the runner's SIGKILL.)
     """
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)     # the runner's "where are you stuck?" (run.py)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
