@@ -20,7 +20,7 @@ from typing import Tuple
 
 import numpy as np
 
-from uav_edge.core.channel import (Seed1A2GParams, Seed1D2DParams, distance_3d,
+from uav_edge.core.channel import (Seed1A2GParams, Seed1D2DParams, distance_3d, mean_rician_rate,
                                    rician_link_rate)
 from uav_edge.core.energy import (RotaryWingParams, Seed1EnergyParams, computing_energy,
                                   flight_energy_per_slot, propulsion_power, remaining_battery_energy,
@@ -663,3 +663,36 @@ def heuristic_action(params: Seed1Params, busy_cpu_fraction=0.1):
     a[s['busy_cpu']] = 2.0 * busy_cpu_fraction - 1.0
     a[s['bitrate']] = -1.0
     return a.astype(np.float32)
+
+
+def uav_slot_row(decision: OffloadAction, k, uav_pos_m, busy_pos_m, idle_pos_m, partner, task_bits,
+                 cycles_per_bit, params: Seed1Params):
+    """UAV k's slot as (eps_uav, eps_d2d, eps_local, f_k Hz, b_k bit/s, CPU power W, completion s): the runtime
+    offload message (nodes.contract.OFFLOAD_FIELDS) of a decoded action.
+
+    Energies: (16) + (18) over S_k (nearest busy UDs, [D-A9]); completion: the slowest of (10), (13)+(15)+(17)
+    and (19)+(21) over S_k, with the rates (8), (9) at the mean channel gain; 0 s when S_k is empty.
+    """
+    p = params
+    if not (int(k) == k and 0 <= k < p.num_uavs):
+        raise ValueError(f'k: expected a UAV index in [0, {p.num_uavs}), got {k}')
+    eps1, eps2, eps3 = decision.offload_split
+    f_k, b_k = float(decision.uav_cpu_hz[k]), float(decision.bitrate_mbps[k])
+    served = members(nearest_uav(uav_pos_m, busy_pos_m), p.num_uavs)[k]       # S_k, (I,)
+    c_k = transcoding_cycles_per_bit(b_k, p.transcode_m1, p.transcode_m2)
+    t_z = transcoding_time(eps1, task_bits, served, c_k, f_k)
+    energy_j = (uav_transcoding_energy(t_z, f_k, p)
+                + uav_processing_energy(eps1, task_bits, served, b_k, c_k, f_k, p))
+    completion_s = 0.0
+    if served.any():
+        d, busy, idle = task_bits[served], busy_pos_m[served], idle_pos_m[partner[served]]
+        uplink_bps = mean_rician_rate(distance_3d(uav_pos_m[k:k + 1], busy)[0], p.a2g_link)
+        d2d_bps = mean_rician_rate(np.linalg.norm(busy - idle, axis=-1), p.d2d_link)
+        via_uav = (upload_delay(eps1, d, uplink_bps) + eps1 * d * transcoding_time_per_bit(c_k, f_k)
+                   + uav_processing_delay(transcoded_bits(eps1, d, b_k, p.original_bitrate_mbps),
+                                                  c_k, f_k))
+        via_d2d = d2d_delay(eps2, d, d2d_bps) + idle_processing_delay(
+            eps2, d, cycles_per_bit, decision.idle_cpu_hz[partner[served]])
+        local = local_delay(eps3, d, cycles_per_bit, decision.busy_cpu_hz[served])
+        completion_s = float(np.max(np.maximum(np.maximum(via_uav, via_d2d), local)))
+    return np.array([eps1, eps2, eps3, f_k, b_k * 1e6, float(energy_j) / p.slot_s, completion_s])

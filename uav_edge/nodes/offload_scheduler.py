@@ -24,8 +24,8 @@ every UAV's scheduler runs the same actor on the same telemetry and publishes it
     /<uav>/energy x the config's battery_j (the state's E_kr / E_r is the same fraction).
 The own row: eps = the actor's split, uav_cpu_hz = f_k, bitrate_bps = b_k; cpu_power_w = (transcoding +
 processing energy of the busy UDs nearest to this UAV) / slot and completion_s = their slowest path, both
-from the twin at the mean channel gain (uav_row). The actor's velocity for this UAV is only reported in
-diagnostics (velocity_mps): the trajectory planner flies the UAV.
+from the twin at the mean channel gain (core.offload.uav_slot_row). The actor's velocity for this UAV
+is only reported in diagnostics (velocity_mps): the trajectory planner flies the UAV.
 The heuristic runs instead, with a WARN naming the reason, when the model or card is missing, corrupt or
 trained for another world (e.g. 3 UAVs against the card's K = 5), when a UAV's pose or energy is missing
 or older than `stale_after_s`, when a UAV is outside the seed-1 flight box (area x [H_min, H_max],
@@ -43,38 +43,6 @@ from uav_edge.resources import package_file
 SHIPPED_MODEL = 'models/seed1_td3.onnx'
 SEED1_CONFIG = 'config/seed1/default.yaml'
 _SOC = contract.ENERGY_FIELDS.index('state_of_charge')
-
-
-def uav_row(decision: offload.OffloadAction, k, uav_pos_m, busy_pos_m, idle_pos_m, partner, task_bits,
-            cycles_per_bit, params: offload.Seed1Params):
-    """UAV k's contract.OFFLOAD_FIELDS row (fractions, Hz, bit/s, W, s) from a decoded seed-1 action.
-
-    Energies: (16) + (18) over S_k (nearest busy UDs, [D-A9]); completion: the slowest of (10), (13)+(15)+(17)
-    and (19)+(21) over S_k, with the rates (8), (9) at the mean channel gain; 0 s when S_k is empty.
-    """
-    p = params
-    if not (int(k) == k and 0 <= k < p.num_uavs):
-        raise ValueError(f'k: expected a UAV index in [0, {p.num_uavs}), got {k}')
-    eps1, eps2, eps3 = decision.offload_split
-    f_k, b_k = float(decision.uav_cpu_hz[k]), float(decision.bitrate_mbps[k])
-    served = offload.members(offload.nearest_uav(uav_pos_m, busy_pos_m), p.num_uavs)[k]       # S_k, (I,)
-    c_k = offload.transcoding_cycles_per_bit(b_k, p.transcode_m1, p.transcode_m2)
-    t_z = offload.transcoding_time(eps1, task_bits, served, c_k, f_k)
-    energy_j = (offload.uav_transcoding_energy(t_z, f_k, p)
-                + offload.uav_processing_energy(eps1, task_bits, served, b_k, c_k, f_k, p))
-    completion_s = 0.0
-    if served.any():
-        d, busy, idle = task_bits[served], busy_pos_m[served], idle_pos_m[partner[served]]
-        uplink_bps = channel.mean_rician_rate(channel.distance_3d(uav_pos_m[k:k + 1], busy)[0], p.a2g_link)
-        d2d_bps = channel.mean_rician_rate(np.linalg.norm(busy - idle, axis=-1), p.d2d_link)
-        via_uav = (offload.upload_delay(eps1, d, uplink_bps) + eps1 * d * offload.transcoding_time_per_bit(c_k, f_k)
-                   + offload.uav_processing_delay(offload.transcoded_bits(eps1, d, b_k, p.original_bitrate_mbps),
-                                                  c_k, f_k))
-        via_d2d = offload.d2d_delay(eps2, d, d2d_bps) + offload.idle_processing_delay(
-            eps2, d, cycles_per_bit, decision.idle_cpu_hz[partner[served]])
-        local = offload.local_delay(eps3, d, cycles_per_bit, decision.busy_cpu_hz[served])
-        completion_s = float(np.max(np.maximum(np.maximum(via_uav, via_d2d), local)))
-    return np.array([eps1, eps2, eps3, f_k, b_k * 1e6, float(energy_j) / p.slot_s, completion_s])
 
 
 class OffloadScheduler(EdgeNode):
@@ -180,7 +148,7 @@ class OffloadScheduler(EdgeNode):
         return None
 
     def td3_row(self):
-        """This UAV's row of the TD3 decision for the latest telemetry (uav_row)."""
+        """This UAV's row of the TD3 decision for the latest telemetry (core.offload.uav_slot_row)."""
         p = self.td3.params
         task_bits = np.full(p.num_busy_uds, float(self.data_bits))
         cycles = float(self.params.cycles_per_bit)
@@ -188,7 +156,7 @@ class OffloadScheduler(EdgeNode):
         self.observation = self.td3.observation(*telemetry)          # the state (28) the actor sees, kept for checks
         decision = self.td3.decide(*telemetry)
         self.report('velocity_mps', ' '.join(f'{v:.2f}' for v in decision.velocity_mps[self.k]))
-        return uav_row(decision, self.k, self.positions, self.layout.busy_pos_m, self.layout.idle_pos_m,
+        return offload.uav_slot_row(decision, self.k, self.positions, self.layout.busy_pos_m, self.layout.idle_pos_m,
                        self.layout.partner, task_bits, cycles, p)
 
     # --- input handlers ---------------------------------------------------------------------------
