@@ -13,8 +13,9 @@ from pydantic import ValidationError, model_validator
 
 from uav_edge.core.offload import OffloadInputError, Seed1Params
 from uav_edge.core.scenario import Integer, Number, Vector, _fail, _Section   # same file conventions
+from uav_edge.resources import package_file
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / 'config' / 'seed1' / 'default.yaml'
+DEFAULT_CONFIG = Path(package_file('config/seed1/default.yaml'))      # installed share dir, else the repo
 
 
 class Seed1ConfigError(ValueError):

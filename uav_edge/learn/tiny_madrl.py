@@ -24,6 +24,7 @@ from torch import nn
 
 from uav_edge.core import game
 from uav_edge.envs.pricing_env import PricingEnvConfig, PricingMarket
+from uav_edge.resources import package_file
 
 EVAL_SEED_BASE = 1_000_000      # evaluation episodes use seeds EVAL_SEED_BASE + k: never used in training
 
@@ -165,19 +166,9 @@ def load_train_config(path=None, overrides=None) -> TrainConfig:
 
 
 def default_config_path():
-    """config/training/tiny_madrl.yaml in the installed share dir or in the repo."""
-    candidates = []
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        candidates.append(os.path.join(get_package_share_directory('uav_edge'), 'config', 'training'))
-    except Exception:       # not installed with colcon: use the repo copy
-        pass
-    candidates.append(os.path.join(os.path.dirname(__file__), '..', '..', 'config', 'training'))
-    for folder in candidates:
-        path = os.path.normpath(os.path.join(folder, 'tiny_madrl.yaml'))
-        if os.path.isfile(path):
-            return path
-    return None
+    """config/training/tiny_madrl.yaml in the installed share dir or in the repo (None if in neither)."""
+    path = package_file('config/training/tiny_madrl.yaml')
+    return path if os.path.isfile(path) else None
 
 
 # --- networks -----------------------------------------------------------------------------------
