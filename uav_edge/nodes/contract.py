@@ -196,14 +196,19 @@ def read_channel(msg, num_rsus):
     return read_array(msg, ('rsu', 'field'), (num_rsus, len(CHANNEL_FIELDS)), low=CHANNEL_LOW, high=CHANNEL_HIGH)
 
 
-def read_position(msg, max_abs_m=1e6):
-    """(x, y, z) in m of a PoseStamped/PointStamped-like message in WORLD_FRAME; InvalidMessage otherwise."""
+def _world_vector(msg, vector, what):
+    """(3,) float array of a vector field of a stamped message in WORLD_FRAME; InvalidMessage otherwise."""
     if msg.header.frame_id != WORLD_FRAME:
         raise InvalidMessage(f"frame_id {msg.header.frame_id!r}, expected {WORLD_FRAME!r}")
-    p = msg.pose.position
-    xyz = np.array([p.x, p.y, p.z], dtype=float)
+    xyz = np.array([vector.x, vector.y, vector.z], dtype=float)
     if not np.all(np.isfinite(xyz)):
-        raise InvalidMessage('non-finite position')
+        raise InvalidMessage(f'non-finite {what}')
+    return xyz
+
+
+def read_position(msg, max_abs_m=1e6):
+    """(x, y, z) in m of a PoseStamped/PointStamped-like message in WORLD_FRAME; InvalidMessage otherwise."""
+    xyz = _world_vector(msg, msg.pose.position, 'position')
     if np.any(np.abs(xyz) > max_abs_m):
         raise InvalidMessage(f'position {xyz.tolist()} beyond {max_abs_m:g} m')
     q = msg.pose.orientation
@@ -214,14 +219,10 @@ def read_position(msg, max_abs_m=1e6):
 
 def read_velocity(msg, max_speed_mps=100.0):
     """(vx, vy, vz) in m/s of a TwistStamped in WORLD_FRAME; InvalidMessage otherwise."""
-    if msg.header.frame_id != WORLD_FRAME:
-        raise InvalidMessage(f"frame_id {msg.header.frame_id!r}, expected {WORLD_FRAME!r}")
-    v = msg.twist.linear
-    vel = np.array([v.x, v.y, v.z], dtype=float)
-    if not np.all(np.isfinite(vel)):
-        raise InvalidMessage('non-finite velocity')
-    if np.linalg.norm(vel) > max_speed_mps:
-        raise InvalidMessage(f'speed {np.linalg.norm(vel):.1f} m/s above {max_speed_mps:g} m/s')
+    vel = _world_vector(msg, msg.twist.linear, 'velocity')
+    speed = float(np.linalg.norm(vel))
+    if speed > max_speed_mps:
+        raise InvalidMessage(f'speed {speed:.1f} m/s above {max_speed_mps:g} m/s')
     return vel
 
 
