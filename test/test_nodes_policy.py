@@ -39,7 +39,10 @@ def start_leaders(context, scenario_name, **leader_params):
     scenario = graph.load_scenario(scenario_name)
     options = graph.GraphOptions(policy='onnx', kinds=('pricing_leader',),
                                  extra={'pricing_leader': {'model_path': str(MODEL), **leader_params}})
-    return scenario.sample(), [create_node(spec, context) for spec in graph.build_graph(scenario, options)]
+    leaders = [create_node(spec, context) for spec in graph.build_graph(scenario, options)]
+    for leader in leaders:        # inputs come from feed() only, not from the other leaders' published prices
+        leader.take_inputs = lambda: None
+    return scenario.sample(), leaders
 
 
 def feed(leader, world, demand, others):

@@ -185,3 +185,38 @@ def _alive(pid):
     except ProcessLookupError:
         return False
     return True
+
+
+def test_channel_estimates_are_rate_limited_to_the_window_end_with_the_latest_pose(domain_id):
+    """max_rate_hz = 1: a pose 0.6 s after a published estimate is published when the 1 s window closes (not
+    1 s after that pose), and a newer pose inside the window replaces it (the latest pose wins)."""
+    from uav_edge.core import channel
+
+    scenario = graph.load_scenario('small', num_uavs=1)
+    world = scenario.sample()
+    options = graph.GraphOptions(kinds=('channel_estimator',), extra={'channel_estimator': {'max_rate_hz': 1.0}})
+    spec, = graph.build_graph(scenario, options)
+    with InProcessGraph([spec], domain_id=domain_id) as g:
+        probe = g.add(Probe(world.uav_names, world.rsu_names, uav_topics=('channel',), context=g.context))
+        wait_for(lambda: probe.matched({'uav0': 1}), 10, what='estimator subscribed to the pose')
+        ref = np.array(spec.parameters['reference_position_m'])
+        q_at = {d: channel.estimated_link_quality(ref + [d, 0.0, 0.0], world.rsu_positions_m, ref,
+                                                  world.tx_power_dbm, world.gain_db, world.noise_dbm)[3]
+                for d in (100.0, 200.0, 300.0)}
+        with probe.lock:
+            probe.keep_arrivals = True
+        _q = contract.CHANNEL_FIELDS.index('spectral_efficiency')
+
+        def estimates():
+            with probe.lock:
+                return [(t, v[:, _q]) for t, v in probe.arrivals['/uav0/channel']]
+        probe.publish_pose('uav0', ref + [100.0, 0.0, 0.0])
+        (t_a, q_a), = wait_for(lambda: estimates() or None, 10, what='the first estimate')
+        np.testing.assert_allclose(q_a, q_at[100.0], rtol=1e-9)
+        for delay, d in ((0.6, 200.0), (0.7, 300.0)):
+            time.sleep(max(0.0, t_a + delay - time.perf_counter()))
+            probe.publish_pose('uav0', ref + [d, 0.0, 0.0])
+        (t_c, q_c), = wait_for(lambda: estimates()[1:] or None, 10, what='the deferred estimate')
+        assert 0.9 <= t_c - t_a < 1.4, f'deferred estimate {t_c - t_a:.3f} s after the first, window 1 s'
+        np.testing.assert_allclose(q_c, q_at[300.0], rtol=1e-9)
+        assert len(estimates()) == 2

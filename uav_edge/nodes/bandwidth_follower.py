@@ -62,8 +62,8 @@ class BandwidthFollower(EdgeNode):
     def on_prices(self, j, prices):
         self.prices[j] = prices[self.index]
         self.price_at[j] = self.now_s()
-        if self.debounce.is_canceled():          # first price of a round's burst: answer the burst once
-            self.debounce.reset()
+        if not self.debounce.pending:            # first price of a round's burst: answer the burst once
+            self.debounce.start()
 
     def on_channel(self, fields):
         self.q = fields[:, _Q]

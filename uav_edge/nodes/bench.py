@@ -13,9 +13,9 @@ bench_node_latency: the market runs at TARGET_RATE_HZ; 20 pose sets per second, 
 published together (a burst of 15: the worst case) or staggered over the 50 ms (as independent vehicles
 send them); both are reported. The latency of a UAV is the time from its pose message to the first
 demand message computed from that pose: a demand counts only if it equals the twin's follower best
-response to the pose's q (core.channel.estimated_link_quality) at prices the probe has seen, so a demand
-that changed because of a market round is never taken for the pose's answer. p50 / p99 over all
-UAVs and samples.
+response to the pose's q (core.channel.estimated_link_quality) at prices the follower may have held
+(_pose_answers), so a demand that changed because of a market round is never taken for the pose's
+answer. p50 / p99 over all UAVs and samples; poses unanswered within ANSWER_WINDOW_S are counted.
 bench_market_rate: for increasing round rates, poses at 10 Hz, the market runs for a few seconds; a rate
 is sustained when no leader missed a round (its own count, reported in /diagnostics: a round > 1.5
 periods after the previous one), the probe received >= 95 % of the rounds' prices, and every follower
@@ -55,7 +55,8 @@ class _Market:
                                                                     kinds=_MARKET))
         self.processes = ProcessGraph(self.specs, run_dir, domain_id).start() if deploy == 'processes' else None
         self.graph = InProcessGraph([] if self.processes else self.specs, domain_id=domain_id, executor='events')
-        self.probe = self.graph.add(Probe(world.uav_names, world.rsu_names, context=self.graph.context))
+        self.probe = self.graph.add(Probe(world.uav_names, world.rsu_names, uav_topics=('demand',),
+                                          context=self.graph.context))
         self.graph.start()                  # after every node and entity exists (EventsExecutor)
         self.poses = {u: np.array([h[0], h[1], world.altitude_m[0]]) for u, h in zip(world.uav_names,
                                                                                    world.uav_homes_m)}
@@ -120,69 +121,85 @@ def _load_note():
 
 # --- latency --------------------------------------------------------------------------------------
 
-def _pose_answers(market, pose_of, sent, until):
-    """{uav: latency s} of the first demand of each UAV that is the follower's answer to its new pose (sent[uav])."""
+PRICE_SLACK_S = 0.1          # a follower may hold a round's prices up to this long before the probe sees them
+
+
+def _pose_answers(market, arrivals, pose_of, sent, until):
+    """{uav: latency s}: for each UAV, the first demand after its pose was sent (and before `until`) that is the
+    twin's follower best response to the pose's q (core.channel.estimated_link_quality) at a price vector the
+    follower may have held. Per RSU that is any price the probe saw for this UAV from the last one before the
+    send to PRICE_SLACK_S after the demand: a follower can get a round's prices before the probe does, and from
+    the RSUs in any order, so every combination is tried. Each sample's pose is unique within the matching
+    window, so a late answer to an older pose never matches."""
+    from itertools import product
+
     from uav_edge.core import channel, game
 
     w, p = market.world, market.params
-    with market.probe.lock:
-        arrivals = {t: list(v) for t, v in market.probe.arrivals.items()}
-    price_events = sorted((t, j, v) for j, r in enumerate(w.rsu_names) for t, v in arrivals.get(f'/{r}/prices', []))
     out = {}
     for i, u in enumerate(w.uav_names):
         q = channel.estimated_link_quality(pose_of[u], w.rsu_positions_m, market.references[u], w.tx_power_dbm,
                                            w.gain_db, w.noise_dbm)[3]
-        params = game.GameParams(q=q[None], S=p.S[i:i + 1], delta=p.delta[i:i + 1], budget=p.budget[i:i + 1],
-                                 cost=p.cost, price_cap=p.price_cap)
         for t, demand in arrivals.get(f'/{u}/demand', []):
-            if t > until:
-                break
             if t < sent[u]:
                 continue
-            # price vectors the follower may have used: what the probe had at the send, then each update
-            prices, candidates = market.prices_at_send[:, i].copy(), []
-            candidates.append(prices.copy())
-            for te, j, v in price_events:
-                if te > t:
-                    break
-                prices[j] = v[i]
-                candidates.append(prices.copy())
-            if any(np.allclose(game.follower_best_response(c[None], params)[0][0], demand, rtol=1e-9, atol=1e-12)
-                   for c in candidates):
+            if t > until:
+                break
+            held = []                          # per RSU: this UAV's prices the follower may have used
+            for r in w.rsu_names:
+                events = arrivals.get(f'/{r}/prices', [])
+                before = [v[i] for te, v in events if te <= sent[u]][-1:]
+                held.append(sorted(set(before + [v[i] for te, v in events if sent[u] < te <= t + PRICE_SLACK_S])))
+            candidates = np.array(list(product(*held)))
+            n = len(candidates)
+            params = game.GameParams(q=np.repeat(q[None], n, 0), S=np.repeat(p.S[i:i + 1], n, 0),
+                                     delta=np.repeat(p.delta[i:i + 1], n), budget=np.repeat(p.budget[i:i + 1], n),
+                                     cost=p.cost, price_cap=p.price_cap)
+            answers = game.follower_best_response(candidates, params)[0]
+            if np.any(np.all(np.isclose(answers, demand, rtol=1e-9, atol=1e-12), axis=1)):
                 out[u] = t - sent[u]
                 break
     return out
 
 
-SAMPLE_PERIOD_S = 0.05       # one pose per UAV every 50 ms (20 Hz)
+SAMPLE_PERIOD_S = 0.05       # one pose set every 50 ms (20 Hz)
+ANSWER_WINDOW_S = 0.5        # a pose not answered within this is counted as lost
+UNIQUE_POSES = 20            # pose offsets cycle through 20 distinct values (1 s): longer than the window
 
 
 def _latency_samples(market, samples, stagger):
     """Latencies (ms) and unanswered poses over `samples` pose sets: all UAVs in one burst, or (stagger) each
-    UAV's pose at its own offset i * SAMPLE_PERIOD_S / I within the period, as independent vehicles send them."""
+    UAV's pose at its own offset i * SAMPLE_PERIOD_S / I within the period, as independent vehicles send them.
+    The probe only records while the poses go out; the answers are matched afterwards, so that the matching
+    (main thread) never competes with the graph for the GIL or a core while latencies are being measured."""
     w, probe = market.world, market.probe
-    latencies, lost = [], 0
+    held = probe.matrix('prices', w.rsu_names)             # (J, I): the prices every follower holds now
+    with probe.lock:
+        probe.arrivals.clear()
+        probe.keep_arrivals = True
+    start = time.perf_counter()
+    for r, prices in zip(w.rsu_names, held):
+        probe.arrivals[f'/{r}/prices'].insert(0, (start - 1.0, prices))
+    sets = []
     for k in range(samples):
-        # 10 m / 20 m east of home in turn: far enough that every UAV's q moves by more than the
-        # estimator's min_relative_change (1e-4; 0.5 m steps did not for UAVs ~1 km from the RSUs)
-        pose_of = {u: xyz + [10.0 * (k % 2 + 1), 0.0, 0.0] for u, xyz in market.poses.items()}
-        with probe.lock:
-            probe.arrivals.clear()
-            probe.keep_arrivals = True
-        market.prices_at_send = probe.matrix('prices', w.rsu_names)        # (J, I)
+        # 10..200 m east of home: every step moves each UAV's q by more than the estimator's
+        # min_relative_change (1e-4; 0.5 m steps did not for UAVs ~1 km from the RSUs)
+        pose_of = {u: xyz + [10.0 * (1 + k % UNIQUE_POSES), 0.0, 0.0] for u, xyz in market.poses.items()}
         start, sent = time.perf_counter(), {}
         for i, (u, xyz) in enumerate(pose_of.items()):
             if stagger:
                 time.sleep(max(0.0, start + i * SAMPLE_PERIOD_S / len(pose_of) - time.perf_counter()))
             sent[u] = time.perf_counter()
             probe.publish_pose(u, xyz)
+        sets.append((pose_of, sent))
         time.sleep(max(0.0, start + SAMPLE_PERIOD_S - time.perf_counter()))
-        got = _pose_answers(market, pose_of, sent, until=start + SAMPLE_PERIOD_S)
-        if len(got) < w.num_uavs:                               # slow answers: look a little longer
-            time.sleep(0.5)
-            got = _pose_answers(market, pose_of, sent, until=start + SAMPLE_PERIOD_S + 0.5)
-        with probe.lock:
-            probe.keep_arrivals = False
+    time.sleep(ANSWER_WINDOW_S)
+    with probe.lock:
+        probe.keep_arrivals = False
+        arrivals = {t: list(v) for t, v in probe.arrivals.items()}
+    latencies, lost = [], 0
+    for pose_of, sent in sets:
+        got = _pose_answers(market, arrivals, pose_of, sent, until=max(sent.values()) + ANSWER_WINDOW_S)
         latencies += [1e3 * v for v in got.values()]
         lost += w.num_uavs - len(got)
     return np.array(latencies), lost

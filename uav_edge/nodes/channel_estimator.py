@@ -71,11 +71,14 @@ class ChannelEstimator(EdgeNode):
         tau = np.where(use_measured, np.exp2(q) - 1.0, tau)
         self.fields = np.column_stack([p_los, linear_to_db(gain), linear_to_db(np.maximum(tau, 1e-300)), q,
                                        use_measured.astype(float)])
-        if not self.pending.is_canceled():
+        if self.pending.pending:
             return                        # published at the end of the rate window, with this pose
-        if now - self.sent_at < self.min_interval_s:
-            self.pending.reset()
-        elif self.changed() or now - self.sent_at >= self.keepalive_s:
+        if not (self.changed() or now - self.sent_at >= self.keepalive_s):
+            return
+        wait_s = self.sent_at + self.min_interval_s - now
+        if wait_s > 0:
+            self.pending.start(wait_s)    # rate window still open: publish when it closes
+        else:
             self.publish_latest()
 
     def changed(self):

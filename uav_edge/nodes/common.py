@@ -43,6 +43,7 @@ class EdgeNode(Node):
         self.last_invalid = {}                    # topic -> reason of the last dropped message
         self._conditions = {}                     # key -> (level, text)
         self._values = {}                         # key -> str, shown in diagnostics
+        self._inbox_node = None                   # see latest_inbox()
         self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', contract.qos(contract.DECISION))
         period = self.param('diagnostics_period_s', 1.0)
         self.create_timer(period, self.publish_diagnostics)
@@ -70,13 +71,9 @@ class EdgeNode(Node):
         return ArrayPublisher(self.create_publisher(Float64MultiArray, topic, contract.qos(qos_kind)), labels, shape)
 
     def one_shot_timer(self, delay_s, callback):
-        """A cancelled timer that, once reset(), calls callback once after delay_s (debounce / coalescing)."""
-        def fire():
-            timer.cancel()
-            callback()
-        timer = self.create_timer(delay_s, fire)
-        timer.cancel()
-        return timer
+        """A cancelled timer that, once start()ed, calls callback once after delay_s, or after the delay given to
+        start() (debounce / coalescing / deferring to the end of a rate window)."""
+        return OneShot(self, delay_s, callback)
 
     def now_s(self):
         """The node clock in s (ROS time when use_sim_time is set)."""
@@ -94,6 +91,22 @@ class EdgeNode(Node):
                 return
             callback(value)
         return self.create_subscription(msg_type, topic, receive, contract.qos(qos_kind))
+
+    def latest_inbox(self, msg_type, topic, qos_kind, read):
+        """A subscription read when this node wants it (Inbox.take(), e.g. once per market round) instead of a
+        callback per message: for inputs where only the latest value matters at a known time. Its messages
+        wake no executor: the subscription belongs to a companion node '<name>_inbox' that is never spun."""
+        if self._inbox_node is None:
+            self._inbox_node = Node(f'{self.get_name()}_inbox', namespace=self.get_namespace(), context=self.context,
+                                    start_parameter_services=False, enable_rosout=False)
+        return Inbox(self, self._inbox_node.create_subscription(msg_type, topic, lambda _msg: None,
+                                                                contract.qos(qos_kind, depth=1)), topic, read)
+
+    def destroy_node(self):
+        if self._inbox_node is not None:
+            self._inbox_node.destroy_node()
+            self._inbox_node = None
+        return super().destroy_node()
 
     def reject(self, topic, reason):
         """Drop an invalid message: count it and remember why (reported in diagnostics)."""
@@ -147,6 +160,57 @@ class EdgeNode(Node):
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics.publish(array)
+
+
+class OneShot:
+    """A one-shot timer (EdgeNode.one_shot_timer): start(delay_s) arms it, cancel() disarms it, pending says which."""
+
+    def __init__(self, node, delay_s, callback):
+        def fire():
+            self.timer.cancel()
+            callback()
+        self.delay_ns = int(round(delay_s * 1e9))
+        self.timer = node.create_timer(delay_s, fire)
+        self.timer.cancel()
+
+    @property
+    def pending(self):
+        return not self.timer.is_canceled()
+
+    def start(self, delay_s=None):
+        """Fire once after delay_s (default: the delay it was made with), replacing a pending start."""
+        period_ns = self.delay_ns if delay_s is None else max(1, int(round(delay_s * 1e9)))
+        if period_ns != self.timer.timer_period_ns:
+            self.timer.timer_period_ns = period_ns
+        self.timer.reset()
+
+    def cancel(self):
+        self.timer.cancel()
+
+
+class Inbox:
+    """The latest message of one topic, taken on demand (EdgeNode.latest_inbox); validated like subscribe()."""
+
+    def __init__(self, node, subscription, topic, read):
+        self.node, self.subscription, self.topic, self.read = node, subscription, topic, read
+        self.received = 0                         # valid messages taken
+
+    def take(self):
+        """The value of the newest message that arrived since the last take(), None if none did or it was
+        invalid (then it is counted and reported like any invalid message). Older unread ones are skipped."""
+        sub, latest = self.subscription, None
+        with sub.handle:
+            while (got := sub.handle.take_message(sub.msg_type, sub.raw)) is not None:
+                latest = got[0]
+        if latest is None:
+            return None
+        try:
+            value = self.read(latest)
+        except contract.InvalidMessage as err:
+            self.node.reject(self.topic, str(err))
+            return None
+        self.received += 1
+        return value
 
 
 class ArrayPublisher:

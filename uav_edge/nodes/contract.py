@@ -23,18 +23,19 @@ WORLD_FRAME = 'map'
 SENSOR, DECISION, LATCHED = 'sensor', 'decision', 'latched'
 
 
-def qos(kind):
-    """The rclpy QoSProfile of a QoS kind (imported lazily so the tables stay importable without rclpy)."""
+def qos(kind, depth=None):
+    """The rclpy QoSProfile of a QoS kind (imported lazily so the tables stay importable without rclpy); `depth`
+    overrides the history depth (a reader that only wants the latest message uses 1)."""
     from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
     if kind == SENSOR:
-        return QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST,
+        return QoSProfile(depth=depth or 5, history=HistoryPolicy.KEEP_LAST,
                           reliability=ReliabilityPolicy.BEST_EFFORT, durability=DurabilityPolicy.VOLATILE)
     if kind == DECISION:
-        return QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST,
+        return QoSProfile(depth=depth or 10, history=HistoryPolicy.KEEP_LAST,
                           reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
     if kind == LATCHED:
-        return QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
+        return QoSProfile(depth=depth or 1, history=HistoryPolicy.KEEP_LAST,
                           reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
     raise ValueError(f'qos kind: expected one of {SENSOR}, {DECISION}, {LATCHED}; got {kind!r}')
 

@@ -1,6 +1,7 @@
 """pricing_leader (one per RSU): per-UAV bandwidth prices, one market round every `round_period_s`.
 
-In:  other RSUs' prices (/<rsu>/prices), every UAV's channel (q) and demand (/<uav>/channel, /demand).
+In:  other RSUs' prices (/<rsu>/prices), every UAV's channel (q) and demand (/<uav>/channel, /demand), each
+     read once per round (the latest message; common.Inbox), not per message: a pose burst costs leaders nothing.
 Out: prices (Float64MultiArray [uav], latched): this RSU's price to each UAV.
 policy 'analytic' (oracle, spec seed0 §10: evaluation / theoretical value): the RSU knows the
 followers' parameters (S, delta, budget from the scenario) and each round plays its best response
@@ -55,7 +56,6 @@ class PricingLeader(EdgeNode):
         self.own = np.full(I, 0.5 * (self.cost[self.j] + self.price_cap[self.j]))
         self.others = np.full((I, J), np.nan)
         self.others_at = np.full(J, -np.inf)
-        self.others_received = np.zeros(J, dtype=int)      # price messages received per RSU (diagnostics)
         self.q = np.ones((I, J))
         self.q_at = np.full(I, -np.inf)
         self.demand = np.zeros(I)
@@ -68,18 +68,15 @@ class PricingLeader(EdgeNode):
         self.posted = None                # prices published last round (their demands are not in yet)
         self.policy = self.load_policy()
         self.pub = self.array_publisher('prices', ('uav',), (I,), contract.LATCHED)
-        for k, name in enumerate(self.rsu_names):
-            if k != self.j:
-                self.subscribe(Float64MultiArray, contract.topic(name, 'prices'), contract.LATCHED,
-                               lambda m: contract.read_array(m, ('uav',), (I,), low=1e-9),
-                               lambda p, k=k: self.on_prices(k, p))
-        for i, name in enumerate(self.uav_names):
-            self.subscribe(Float64MultiArray, contract.topic(name, 'channel'), contract.SENSOR,
-                           lambda m: contract.read_channel(m, J),
-                           lambda f, i=i: self.on_channel(i, f))
-            self.subscribe(Float64MultiArray, contract.topic(name, 'demand'), contract.DECISION,
-                           lambda m: contract.read_array(m, ('rsu',), (J,), low=0.0),
-                           lambda d, i=i: self.on_demand(i, d))
+        # inputs matter only at round time: each is read then (latest message), not per message (common.Inbox)
+        self.price_inboxes = {k: self.latest_inbox(Float64MultiArray, contract.topic(name, 'prices'), contract.LATCHED,
+                                                   lambda m: contract.read_array(m, ('uav',), (I,), low=1e-9))
+                              for k, name in enumerate(self.rsu_names) if k != self.j}
+        self.channel_inboxes = [self.latest_inbox(Float64MultiArray, contract.topic(name, 'channel'), contract.SENSOR,
+                                                  lambda m: contract.read_channel(m, J)) for name in self.uav_names]
+        self.demand_inboxes = [self.latest_inbox(Float64MultiArray, contract.topic(name, 'demand'), contract.DECISION,
+                                                 lambda m: contract.read_array(m, ('rsu',), (J,), low=0.0))
+                               for name in self.uav_names]
         self.publish_prices()
         self._start = self.create_timer(self.until_next_round_s(), self.start_rounds)
 
@@ -122,10 +119,21 @@ class PricingLeader(EdgeNode):
             obs[rounds - min(rounds, len(self.history)) + k] = ((prices - c) / max(cap - c, 1e-12), demand)
         return obs.ravel()
 
+    def take_inputs(self):
+        """Read the latest other RSUs' prices, UAV channels and demands that arrived since the last round."""
+        for k, inbox in self.price_inboxes.items():
+            if (prices := inbox.take()) is not None:
+                self.on_prices(k, prices)
+        for i, inbox in enumerate(self.channel_inboxes):
+            if (fields := inbox.take()) is not None:
+                self.on_channel(i, fields)
+        for i, inbox in enumerate(self.demand_inboxes):
+            if (demand := inbox.take()) is not None:
+                self.on_demand(i, demand)
+
     def on_prices(self, k, prices):
         self.others[:, k] = prices
         self.others_at[k] = self.now_s()
-        self.others_received[k] += 1
 
     def on_channel(self, i, fields):
         self.q[i] = np.maximum(fields[:, _Q], _MIN_Q)      # q = 0 (no link): demand 0, as in the limit
@@ -135,6 +143,7 @@ class PricingLeader(EdgeNode):
         self.demand[i] = demand[self.j]
 
     def market_round(self):
+        self.take_inputs()
         if self.posted is not None:       # the demands received since then answer the prices posted last round
             self.history.append((self.posted, self.demand.copy()))
         now = self.now_s()
@@ -183,7 +192,8 @@ class PricingLeader(EdgeNode):
         self.report('round', self.rounds)
         self.report('ready_rounds', self.ready_rounds)
         self.report('missed_rounds', self.missed_rounds)
-        self.report('prices_received', ' '.join(str(n) for n in self.others_received))
+        self.report('prices_received', ' '.join(str(self.price_inboxes[k].received if k in self.price_inboxes else 0)
+                                                for k in range(len(self.rsu_names))))
         self.report('price_publishers', ' '.join(str(self.count_publishers(contract.topic(r, 'prices')))
                                                  for r in self.rsu_names))
         self.report('rsus_priced_against', ' '.join(n for n, a in zip(self.rsu_names, self.available) if a))

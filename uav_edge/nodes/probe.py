@@ -20,7 +20,10 @@ from uav_edge.nodes import contract
 class Probe(Node):
     """Pose publishers for `uav_names`; recorders for channel, demand, migration_target, prices, diagnostics."""
 
-    def __init__(self, uav_names, rsu_names, name='probe', **kwargs):
+    UAV_TOPICS = ('channel', 'demand', 'migration_target')
+
+    def __init__(self, uav_names, rsu_names, name='probe', uav_topics=UAV_TOPICS, **kwargs):
+        """uav_topics: which of UAV_TOPICS to record (a bench records only what it measures)."""
         super().__init__(name, **kwargs)
         self.uav_names, self.rsu_names = list(uav_names), list(rsu_names)
         self.lock = threading.Lock()
@@ -31,10 +34,13 @@ class Probe(Node):
         self.keep_arrivals = False
         self.pose_pubs = {u: self.create_publisher(PoseStamped, contract.topic(u, 'pose'),
                                                    contract.qos(contract.SENSOR)) for u in self.uav_names}
+        watched = {'channel': (Float64MultiArray, contract.SENSOR, _array),
+                   'demand': (Float64MultiArray, contract.DECISION, _array),
+                   'migration_target': (String, contract.LATCHED, lambda m: m.data)}
         for u in self.uav_names:
-            self.watch(Float64MultiArray, contract.topic(u, 'channel'), contract.SENSOR, _array)
-            self.watch(Float64MultiArray, contract.topic(u, 'demand'), contract.DECISION, _array)
-            self.watch(String, contract.topic(u, 'migration_target'), contract.LATCHED, lambda m: m.data)
+            for name in uav_topics:
+                msg_type, qos_kind, convert = watched[name]
+                self.watch(msg_type, contract.topic(u, name), qos_kind, convert)
         for r in self.rsu_names:
             self.watch(Float64MultiArray, contract.topic(r, 'prices'), contract.LATCHED, _array)
         self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
