@@ -3,7 +3,7 @@
 Which nodes run, in which namespaces and with which parameters is decided by uav_edge.graph (the
 same code as the launch-free runner `uav-edge run`); this file only turns its NodeSpecs into
 launch_ros Node actions. Arguments: scenario, num_uavs, policy, sim, round_period, use_sim_time,
-log_level. sim:=builtin also starts the built-in simulator (graph.simulator_command) as a process;
+log_level, group (node: one process per node; namespace: one per UAV / RSU, graph.process_groups). sim:=builtin also starts the built-in simulator (graph.simulator_command) as a process;
 sim:=px4 attaches the flight bridges to PX4 SITL instances started as in sitl/README.md.
 """
 import sys
@@ -31,6 +31,8 @@ def generate_launch_description():
         DeclareLaunchArgument('use_sim_time', default_value='false', choices=['true', 'false'],
                               description='use /clock'),
         DeclareLaunchArgument('log_level', default_value='info', description='ROS log level of every node'),
+        DeclareLaunchArgument('group', default_value='node', choices=list(graph.GROUPINGS),
+                              description='processes: one per node, or one per UAV / RSU namespace'),
         OpaqueFunction(function=_graph_nodes),
     ])
 
@@ -46,10 +48,17 @@ def _graph_nodes(context, *args, **kwargs):
     specs = graph.build_graph(scenario, options)
     params_file = graph.write_params_file(
         specs, Path(tempfile.mkdtemp(prefix='uav_edge_launch_')) / 'params.yaml')
-    actions = [Node(package=graph.PACKAGE, executable=spec.executable, name=spec.name, namespace=spec.namespace,
-                    parameters=[str(params_file)], arguments=['--ros-args', '--log-level', value('log_level')],
-                    output='screen')
-               for spec in specs]
+    actions = []
+    for label, members in graph.process_groups(specs, value('group')):
+        if len(members) == 1:
+            spec = members[0]
+            actions.append(Node(package=graph.PACKAGE, executable=spec.executable, name=spec.name,
+                                namespace=spec.namespace, parameters=[str(params_file)],
+                                arguments=['--ros-args', '--log-level', value('log_level')], output='screen'))
+        else:                         # group:=namespace: a UAV's nodes in one process (uav_edge.nodes.group)
+            actions.append(ExecuteProcess(cmd=graph.process_command(members, params_file, sys.executable,
+                                                                    value('log_level')),
+                                          name=label.strip('/'), output='screen'))
     simulator = graph.simulator_command(scenario, options, python=sys.executable)
     if simulator:                     # sim:=builtin: the vehicles, one process for all UAVs
         actions.insert(0, ExecuteProcess(cmd=simulator, name='simulator', output='screen'))

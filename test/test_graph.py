@@ -172,3 +172,30 @@ def test_readme_topic_table_is_the_contracts():
                 topic = [a for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
                 used.update(a.value for a in topic[:1])
     assert used and used <= named | {'/diagnostics'}, sorted(used - named)
+
+
+def test_processes_one_per_node_or_one_per_namespace(default):
+    _, world, specs = default
+    per_node = graph.process_groups(specs, 'node')
+    assert [label for label, _ in per_node] == [s.fully_qualified_name for s in specs]
+    per_ns = dict(graph.process_groups(specs, 'namespace'))
+    assert set(per_ns) == {f'/{u}' for u in world.uav_names} | {f'/{r}' for r in world.rsu_names}
+    assert [s.executable for s in per_ns['/uav0']] == list(graph.UAV_NODES)
+    assert sorted(s.fully_qualified_name for m in per_ns.values() for s in m) == \
+        sorted(s.fully_qualified_name for s in specs)
+    argv = graph.process_command(per_ns['/uav0'], '/x/params.yaml', python='py', log_level='warn')
+    assert argv == ['py', '-m', 'uav_edge.nodes.group', *(f'uav0/{k}' for k in graph.UAV_NODES),
+                    '--ros-args', '--params-file', '/x/params.yaml', '--log-level', 'warn']
+    assert graph.process_command(per_ns['/rsu0'], '/x/p.yaml') == graph.node_command(per_ns['/rsu0'][0], '/x/p.yaml')
+    assert graph.log_file_name('/uav0/channel_estimator') == 'uav0.channel_estimator.log'
+    with pytest.raises(ValueError, match='grouping'):
+        graph.process_groups(specs, 'vehicle')
+
+
+def test_group_process_names_a_bad_member():
+    from uav_edge.nodes import group
+
+    with pytest.raises(SystemExit, match="got 'uav0/teleporter'"):
+        group.node_factories(['uav0/teleporter'])
+    with pytest.raises(SystemExit, match="got 'channel_estimator'"):
+        group.node_factories(['channel_estimator'])

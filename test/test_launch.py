@@ -18,7 +18,7 @@ def test_launch_file_parses_and_builds_its_nodes_from_graph_py():
     assert {'build_graph', 'write_params_file', 'load_scenario', 'GraphOptions'} <= attrs
     declared = {c.args[0].value for c in ast.walk(tree) if isinstance(c, ast.Call)
                 and getattr(c.func, 'id', None) == 'DeclareLaunchArgument'}
-    assert {'scenario', 'num_uavs', 'policy', 'use_sim_time', 'log_level', 'sim'} <= declared
+    assert {'scenario', 'num_uavs', 'policy', 'use_sim_time', 'log_level', 'sim', 'group'} <= declared
     funcs = {f.name for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)}
     assert 'generate_launch_description' in funcs
 

@@ -77,15 +77,17 @@ def test_prices_and_demands_converge_to_the_stackelberg_equilibrium(domain_id):
     assert invalid == 0
 
 
-def test_one_process_per_node_reaches_the_same_equilibrium(domain_id, tmp_path):
-    """The deployment of `uav-edge run` and the launch file: every node its own process, so its own DDS
-    participant (35 here, + the probe). Fast DDS on loopback announces itself to only 4 other participants by
-    default; without config/dds/fastdds_localhost.xml most pricing leaders never heard each other."""
+@pytest.mark.parametrize('grouping', graph.GROUPINGS)
+def test_processes_reach_the_same_equilibrium(domain_id, tmp_path, grouping):
+    """The deployments of `uav-edge run` and the launch file: every node its own process (35 DDS participants
+    here, + the probe), or one process per UAV / RSU namespace (20). Fast DDS on loopback announces itself to
+    only 4 other participants by default; without config/dds/fastdds_localhost.xml most pricing leaders never
+    heard each other."""
     scenario = graph.load_scenario('default')
     world = scenario.sample()
     eq = game.solve_equilibrium(world.game_params())
     specs = graph.build_graph(scenario, graph.GraphOptions(round_period_s=ROUND_S, stale_rounds=5, kinds=MARKET))
-    with ProcessGraph(specs, tmp_path, domain_id=domain_id) as processes, \
+    with ProcessGraph(specs, tmp_path, domain_id=domain_id, grouping=grouping) as processes, \
             InProcessGraph(domain_id=domain_id) as g:
         probe = g.add(Probe(world.uav_names, world.rsu_names, context=g.context))
         drive = Driver(probe, reference_poses(world))
@@ -99,8 +101,9 @@ def test_one_process_per_node_reaches_the_same_equilibrium(domain_id, tmp_path):
         # discovery first (35 processes exchange their endpoints: slow on a loaded machine, never complete
         # for most leader pairs without the profile), then the market
         drive.until(every_leader_heard_every_other, 180, 'every pricing leader hearing every other one')
+        assert len(processes.procs) == (len(specs) if grouping == 'node' else world.num_uavs + world.num_rsus)
         drive.until(lambda: close(probe.matrix('prices', world.rsu_names), eq.prices.T), 60,
-                    'equilibrium prices from 35 node processes')
+                    f'equilibrium prices from {len(processes.procs)} processes')
         drive.until(lambda: close(probe.matrix('demand', world.uav_names), eq.demand), 10, 'equilibrium demand')
         alive = processes.alive()
     assert alive

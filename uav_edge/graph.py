@@ -29,6 +29,7 @@ NODE_KINDS = UAV_NODES + RSU_NODES
 FLIGHT_NODES = ('flight_bridge',)      # per UAV, present when sim != 'none'
 SIMS = ('none', 'builtin', 'px4')
 POLICIES = ('analytic', 'onnx')
+GROUPINGS = ('node', 'namespace')      # one process per node | per UAV / RSU namespace (process_groups)
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,8 @@ def build_graph(scenario: Scenario, options: GraphOptions = GraphOptions()) -> l
                 'uav_index': i, 'num_uavs': I, 'rsu_names': list(world.rsu_names), 'S': _floats(params.S[i]),
                 'delta': float(params.delta[i]), 'budget': float(params.budget[i]), 'cost': oracle['cost'],
                 'price_cap': oracle['price_cap'], 'stale_after_s': stale,
-                'migration_hysteresis': float(options.migration_hysteresis), 'check_period_s': period / 2.0},
+                'migration_hysteresis': float(options.migration_hysteresis), 'check_period_s': period / 2.0,
+                'round_period_s': period},
             'offload_scheduler': {
                 'user_positions_m': _floats(world.user_positions_m), 'stale_after_s': max(stale, 2.0),
                 'uav_names': list(world.uav_names), 'policy': world.policies.offload,
@@ -248,3 +250,31 @@ def node_command(spec: NodeSpec, params_file, python='python3', log_level=None) 
     if log_level:
         argv += ['--log-level', log_level]
     return argv
+
+
+def process_groups(specs, grouping='node') -> list:
+    """The processes that run `specs`: [(label, [NodeSpec, ...])]. 'node': one process per node (the ROS 2
+    default). 'namespace': one per UAV / RSU namespace, as on a vehicle's companion computer: its nodes share
+    one executor, so its pose -> channel -> demand path never wakes another process."""
+    if grouping not in GROUPINGS:
+        raise ValueError(f"grouping: expected one of {', '.join(GROUPINGS)}, got {grouping!r}")
+    if grouping == 'node':
+        return [(spec.fully_qualified_name, [spec]) for spec in specs]
+    groups = {}
+    for spec in specs:
+        groups.setdefault(spec.namespace, []).append(spec)
+    return [(f'/{namespace}', members) for namespace, members in groups.items()]
+
+
+def process_command(specs, params_file, python='python3', log_level=None) -> list:
+    """argv of one process of process_groups(): node_command() for one node, else uav_edge.nodes.group."""
+    if len(specs) == 1:
+        return node_command(specs[0], params_file, python, log_level)
+    argv = [python, '-m', f'{PACKAGE}.nodes.group', *(f'{s.namespace}/{s.executable}' for s in specs),
+            '--ros-args', '--params-file', str(params_file)]
+    return argv + ['--log-level', log_level] if log_level else argv
+
+
+def log_file_name(label) -> str:
+    """The log file of a process_groups() process: '/uav0/channel_estimator' -> 'uav0.channel_estimator.log'."""
+    return label.strip('/').replace('/', '.') + '.log'

@@ -108,7 +108,7 @@ class _Mission:
         for spec in specs:
             argv = graph.node_command(spec, params_file, python=sys.executable, log_level=self.args.log_level)
             self.procs.append((spec.fully_qualified_name,
-                               start_process(argv, log_dir / f'{spec.namespace}.{spec.name}.log', env)))
+                               start_process(argv, log_dir / graph.log_file_name(spec.fully_qualified_name), env)))
         self.pids = {name: proc.pid for name, proc in self.procs}
         print(f'uav-edge mission: started the simulator and {len(specs)} node processes; logs in {log_dir}',
               flush=True)

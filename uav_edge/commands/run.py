@@ -7,7 +7,8 @@ session; Ctrl-C / SIGTERM / --duration stop them all with SIGINT (SIGKILL after 
 and the exit codes are checked: the command fails if a node died early or exited non-zero.
 --sim builtin also starts the built-in simulator (one process for every vehicle) before the nodes;
 --sim px4 attaches the flight bridges to PX4 SITL instances already running (sitl/README.md).
---single-process spins all nodes in this process on one executor instead.
+--group namespace runs each UAV's (and RSU's) nodes in one process instead (uav_edge.nodes.group), as a
+vehicle's companion computer would; --single-process spins all nodes in this process on one executor.
 The process helpers (StopFlag, child_env, start_process, stop_processes, report_exits) are shared
 with `uav-edge mission`.
 """
@@ -43,6 +44,9 @@ def add_arguments(parser):
     parser.add_argument('--log-level', default='info', choices=('debug', 'info', 'warn', 'error', 'fatal'))
     parser.add_argument('--run-dir', default=None,
                         help='where params.yaml and the node logs go (default: a new temporary folder)')
+    parser.add_argument('--group', choices=('node', 'namespace'), default='node',
+                        help='processes: one per node (default) or one per UAV / RSU namespace (its nodes share '
+                             'one executor, as on a vehicle\'s companion computer)')
     parser.add_argument('--single-process', action='store_true',
                         help='spin every node in this process (one executor) instead of one process per node')
 
@@ -98,11 +102,11 @@ def _run_processes(specs, params_file, run_dir, args, stop, sim_argv=()):
         if sim_argv:
             procs.append(('simulator', start_process(sim_argv, run_dir / 'simulator.log', env)))
             print(f'  started the built-in simulator (pid {procs[-1][1].pid})', flush=True)
-        for spec in specs:
-            argv = graph.node_command(spec, params_file, python=sys.executable, log_level=args.log_level)
-            procs.append((spec.fully_qualified_name,
-                          start_process(argv, run_dir / f'{spec.namespace}.{spec.name}.log', env)))
-            print(f'  started {spec.fully_qualified_name} (pid {procs[-1][1].pid})', flush=True)
+        for label, members in graph.process_groups(specs, args.group):
+            argv = graph.process_command(members, params_file, python=sys.executable, log_level=args.log_level)
+            procs.append((label, start_process(argv, run_dir / graph.log_file_name(label), env)))
+            print(f'  started {label} (pid {procs[-1][1].pid})' +
+                  (f': {", ".join(s.name for s in members)}' if len(members) > 1 else ''), flush=True)
         print(f'uav-edge run: {len(procs)} processes running; logs in {run_dir}; Ctrl-C to stop', flush=True)
         reason = stop.wait(args.duration, alive=lambda: all(p.poll() is None for _, p in procs))
     finally:

@@ -6,10 +6,13 @@ Model: uav_edge.core.game.follower_best_response (exact water-filling, spec seed
 RSUs whose prices are fresh (an RSU silent for `stale_after_s` is dropped: the UAV re-solves among
 the rest, core.market.restrict_to_available). Migration target: core.market.migration_target with
 `migration_hysteresis`. Safe behaviour: no fresh channel estimate or no fresh price -> demand 0.
-When it solves: a channel estimate (the pose -> demand path) is answered at once; prices are coalesced:
-the RSUs post theirs together each market round, so the first price arms a `price_debounce_s` timer and
-the follower answers the whole burst with one solve (and one demand message). A solve whose inputs
-(q, prices, available RSUs) equal the previous one's reuses its demand.
+When it solves: a channel estimate (the pose -> demand path) is answered at once, with the latest prices.
+Prices are read, not waited for: the leaders post theirs together at t = k * round_period_s, and the
+follower takes the latest price of every RSU once per round, at t = (k + answer_phase) * round_period_s
+(common.Inbox, aligned timer), and answers them with one solve and one demand message if any changed.
+So a round costs a follower one wake-up instead of one per RSU, and its answers come half a round after
+the leaders' work, not on top of it. A solve whose inputs (q, prices, available RSUs) equal the previous
+one's reuses its demand.
 """
 import numpy as np
 from std_msgs.msg import Float64MultiArray, String
@@ -35,7 +38,6 @@ class BandwidthFollower(EdgeNode):
         self.stale_after_s = self.param('stale_after_s', 1.5)
         self.hysteresis = self.param('migration_hysteresis', 0.2)
         self.min_q = self.param('min_spectral_efficiency', 1e-3)
-        self.debounce = self.one_shot_timer(self.param('price_debounce_s', 0.01), self.respond)
         num_uavs = self.param('num_uavs', 1)
         self.prices = np.full(J, np.nan)
         self.price_at = np.full(J, -np.inf)
@@ -49,25 +51,38 @@ class BandwidthFollower(EdgeNode):
         self._solved = None               # (q, prices, available) of the last solve
         self.demand_pub = self.array_publisher('demand', ('rsu',), (J,), contract.DECISION)
         self.target_pub = self.create_publisher(String, 'migration_target', contract.qos(contract.LATCHED))
-        for j, name in enumerate(self.rsu_names):
-            self.subscribe(Float64MultiArray, contract.topic(name, 'prices'), contract.LATCHED,
-                           lambda m: contract.read_array(m, ('uav',), (num_uavs,), low=1e-9),
-                           lambda p, j=j: self.on_prices(j, p))
+        self.price_inboxes = [self.latest_inbox(Float64MultiArray, contract.topic(name, 'prices'), contract.LATCHED,
+                                                lambda m: contract.read_array(m, ('uav',), (num_uavs,), low=1e-9))
+                              for name in self.rsu_names]
+        self.aligned_timer(self.param('round_period_s', 0.5), self.on_round, phase=self.param('answer_phase', 0.5))
         self.subscribe(Float64MultiArray, 'channel', contract.SENSOR,
                        lambda m: contract.read_channel(m, J),
                        self.on_channel)
         self.create_timer(self.param('check_period_s', 0.25), self.check_inputs)
         self.target_pub.publish(String(data=''))
 
+    def take_prices(self):
+        """Read every RSU's latest price for this UAV; True if one arrived since the last read."""
+        new = False
+        for j, inbox in enumerate(self.price_inboxes):
+            if (prices := inbox.take()) is not None:
+                self.on_prices(j, prices)
+                new = True
+        return new
+
     def on_prices(self, j, prices):
         self.prices[j] = prices[self.index]
         self.price_at[j] = self.now_s()
-        if not self.debounce.pending:            # first price of a round's burst: answer the burst once
-            self.debounce.start()
+
+    def on_round(self):
+        """Once per market round, half a round after the leaders posted: answer their new prices."""
+        if self.take_prices():
+            self.respond()
 
     def on_channel(self, fields):
         self.q = fields[:, _Q]
         self.q_at = self.now_s()
+        self.take_prices()
         self.respond()
 
     def fresh_inputs(self):
@@ -86,8 +101,7 @@ class BandwidthFollower(EdgeNode):
             self.respond()
 
     def respond(self):
-        """Solve with the latest inputs (consumes a pending price burst) and publish demand + migration target."""
-        self.debounce.cancel()
+        """Solve with the latest inputs and publish demand + migration target."""
         q_fresh, available = self.fresh_inputs()
         if (q_fresh, tuple(available)) != self._inputs:
             self._inputs = (q_fresh, tuple(available))

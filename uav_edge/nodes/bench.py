@@ -2,11 +2,13 @@
 
 Both run the market part of the default scenario's graph (channel_estimator + bandwidth_follower per
 UAV, pricing_leader per RSU: 15 UAVs, 5 RSUs, 35 nodes) and drive it with a Probe node.
-Two deployments, each row says which:
+Three deployments, each row says which:
   * 'processes' (the primary rows): one process per node, started exactly as `uav-edge run` and the
     launch file do (`python -m uav_edge.nodes.<node> --ros-args --params-file ...`); the probe runs in
     the bench's own process. All 36 processes share this machine's cores.
-  * 'in_process' (secondary rows): all 35 nodes + the probe in one process on one rclpy EventsExecutor
+  * 'namespaces': one process per UAV / RSU namespace (`uav-edge run --group namespace`, as each vehicle's
+    companion computer runs its own nodes): 20 processes + the bench's.
+  * 'in_process': all 35 nodes + the probe in one process on one rclpy EventsExecutor
     (as `uav-edge run --single-process`): one GIL, one executor thread.
 
 bench_node_latency: the market runs at TARGET_RATE_HZ; 20 pose sets per second, every UAV's pose
@@ -30,10 +32,13 @@ import numpy as np
 
 TARGET_P99_MS = 20.0
 TARGET_RATE_HZ = 10.0
-DEPLOYMENTS = ('processes', 'in_process')
+DEPLOYMENTS = ('processes', 'namespaces', 'in_process')
 _MARKET = ('channel_estimator', 'bandwidth_follower', 'pricing_leader')
 _SETUP = {'processes': 'one process per node (as uav-edge run / launch), probe in its own process',
+          'namespaces': 'one process per UAV / RSU namespace (uav-edge run --group namespace), probe in its own',
           'in_process': 'all nodes + probe in one process, one EventsExecutor'}
+
+_LABEL = {'processes': '', 'namespaces': ', one process per UAV / RSU', 'in_process': ', all nodes in one process'}
 
 
 class _Market:
@@ -53,7 +58,8 @@ class _Market:
         self.params = world.game_params()
         self.specs = graph.build_graph(scenario, graph.GraphOptions(round_period_s=round_period_s, stale_rounds=10,
                                                                     kinds=_MARKET))
-        self.processes = ProcessGraph(self.specs, run_dir, domain_id).start() if deploy == 'processes' else None
+        self.processes = None if deploy == 'in_process' else ProcessGraph(
+            self.specs, run_dir, domain_id, grouping='namespace' if deploy == 'namespaces' else 'node').start()
         self.graph = InProcessGraph([] if self.processes else self.specs, domain_id=domain_id, executor='events')
         self.probe = self.graph.add(Probe(world.uav_names, world.rsu_names, uav_topics=('demand',),
                                           context=self.graph.context))
@@ -222,7 +228,7 @@ def bench_node_latency(quick=False, deployments=DEPLOYMENTS):
             common = {'deployment': deploy, 'setup': _SETUP[deploy], 'samples': int(lat.size), 'no_answer': lost,
                       'max_ms': float(lat.max()) if lat.size else float('nan'), 'round_rate_hz': TARGET_RATE_HZ,
                       'uavs': w.num_uavs, 'rsus': w.num_rsus, 'poses': 'staggered' if stagger else 'burst', **load}
-            label = ('' if deploy == 'processes' else ', all nodes in one process') + \
+            label = _LABEL[deploy] + \
                 (', poses staggered' if stagger else ', poses in one burst')
             rows += [
                 {'bench': f'pose -> demand latency p50 (15 UAVs, 5 RSUs{label})', 'value': p50, 'unit': 'ms',
@@ -289,7 +295,7 @@ def bench_market_rate(quick=False, deployments=DEPLOYMENTS):
             if not runs[-1]['sustained']:
                 break
             best = rate
-        label = '' if deploy == 'processes' else ', all nodes in one process'
+        label = _LABEL[deploy]
         rows.append({'bench': f'market rounds sustained without a miss (15 UAVs, 5 RSUs{label})', 'value': best,
                      'unit': 'Hz', 'target': f'>= {TARGET_RATE_HZ:g} Hz', 'ok': best >= TARGET_RATE_HZ,
                      'deployment': deploy, 'setup': _SETUP[deploy], 'seconds_per_rate': run_s, 'runs': runs})

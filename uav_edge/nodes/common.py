@@ -75,6 +75,20 @@ class EdgeNode(Node):
         start() (debounce / coalescing / deferring to the end of a rate window)."""
         return OneShot(self, delay_s, callback)
 
+    def aligned_timer(self, period_s, callback, phase=0.0):
+        """Call callback every period_s at the instants k * period_s + phase * period_s of the node clock (so nodes
+        in any process, or on hosts with synchronised clocks, tick together): a one-shot timer to the first
+        instant, then a periodic one that keeps the phase."""
+        period_ns, offset_ns = int(round(period_s * 1e9)), int(round(phase * period_s * 1e9))
+        first_ns = (offset_ns - self.get_clock().now().nanoseconds) % period_ns or period_ns
+
+        def start():
+            starter.cancel()
+            self.create_timer(period_s, callback)
+            callback()
+        starter = self.create_timer(first_ns * 1e-9, start)
+        return starter
+
     def now_s(self):
         """The node clock in s (ROS time when use_sim_time is set)."""
         return self.get_clock().now().nanoseconds * 1e-9
@@ -261,12 +275,18 @@ SHUTDOWN_GRACE_S = 3.0      # longest a node may spend tearing down after a stop
 
 
 def main_for(node_class, args=None):
-    """Run one node until SIGINT / SIGTERM / shutdown: the body of every node module's main().
+    """Run one node until SIGINT / SIGTERM / shutdown: the body of every node module's main()."""
+    return run_nodes([node_class], args)
+
+
+def run_nodes(node_factories, args=None):
+    """Run nodes (each factory() makes one) on one executor until SIGINT / SIGTERM / shutdown: one node per
+    process (main_for) or a namespace's nodes together (uav_edge.nodes.group).
 
     A stop signal sets a flag that the spin loop checks every 0.1 s (rclpy's own handlers are not
     installed). It also reaches a watcher thread through signal.set_wakeup_fd, which works even while
-    the main thread is blocked inside a DDS call: if the node has not exited SHUTDOWN_GRACE_S after
-    the signal, the watcher ends the process. (With rclpy.spin() and rclpy's handlers, about 2 in 9
+    the main thread is blocked inside a DDS call: if the process has not exited SHUTDOWN_GRACE_S after
+    the signal, the watcher ends it. (With rclpy.spin() and rclpy's handlers, about 2 in 9
     `uav-edge mission` runs had a node ignore SIGINT until the runner's SIGKILL.)
     """
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
@@ -275,11 +295,12 @@ def main_for(node_class, args=None):
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     _start_stop_watcher(stop)
-    node = None
+    nodes = []
     try:
-        node = node_class()
-        executor = make_executor(kind=getattr(node_class, 'EXECUTOR', None))
-        executor.add_node(node)
+        executor = make_executor()
+        for factory in node_factories:
+            nodes.append(factory())
+            executor.add_node(nodes[-1])
         while not stop.is_set() and rclpy.ok():
             executor.spin_once(timeout_sec=0.1)
     except ExternalShutdownException:
@@ -290,7 +311,7 @@ def main_for(node_class, args=None):
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):      # the stop is underway: repeats must not kill it
             signal.signal(sig, signal.SIG_IGN)
-        if node is not None:
+        for node in nodes:
             node.destroy_node()
         rclpy.try_shutdown(uninstall_handlers=False)      # default True would reset SIGINT to SIG_DFL
     return 0

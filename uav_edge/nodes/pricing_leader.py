@@ -78,18 +78,7 @@ class PricingLeader(EdgeNode):
                                                  lambda m: contract.read_array(m, ('rsu',), (J,), low=0.0))
                                for name in self.uav_names]
         self.publish_prices()
-        self._start = self.create_timer(self.until_next_round_s(), self.start_rounds)
-
-    def until_next_round_s(self):
-        """Time to the next multiple of round_period_s on the node clock (> 0)."""
-        period_ns = int(round(self.period * 1e9))
-        return (period_ns - self.get_clock().now().nanoseconds % period_ns) * 1e-9
-
-    def start_rounds(self):
-        """First aligned round: from here a periodic timer keeps the phase."""
-        self._start.cancel()
-        self.create_timer(self.period, self.market_round)
-        self.market_round()
+        self.aligned_timer(self.period, self.market_round)     # rounds at t = k * round_period_s
 
     def load_policy(self):
         """The pricing policy: None = analytic best response, else a callable(prices, params) -> (I,) prices."""

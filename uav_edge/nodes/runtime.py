@@ -1,5 +1,6 @@
 """Start a graph (a list of graph.NodeSpec): inside this process (InProcessGraph: one rclpy context, one
-executor) or as one process per node (ProcessGraph, the deployment of `uav-edge run` and launch).
+executor) or as processes (ProcessGraph: one per node, the deployment of `uav-edge run` and launch, or one
+per UAV / RSU namespace).
 
 InProcessGraph is used by tests, benches and `uav-edge run --single-process`. The nodes are the same classes the
 console scripts run; parameters are passed as overrides instead of a parameter file.
@@ -93,30 +94,32 @@ class InProcessGraph:
 
 
 class ProcessGraph:
-    """Nodes of `specs` as one process each (`python -m uav_edge.nodes.<x> --ros-args --params-file`), started
-    and stopped (SIGINT, SIGKILL after a grace period) with `uav-edge run`'s own helpers: the deployment of
-    the runner and the launch file.
+    """Nodes of `specs` as processes (one per node, `python -m uav_edge.nodes.<x> --ros-args --params-file`, or with
+    grouping='namespace' one per UAV / RSU namespace, graph.process_groups), started and stopped (SIGINT,
+    SIGKILL after a grace period) with `uav-edge run`'s own helpers: the deployment of the runner and the launch
+    file.
 
         with ProcessGraph(specs, run_dir, domain_id=42) as g:
             g.alive()
     """
 
-    def __init__(self, specs, run_dir, domain_id=None, log_level='warn'):
+    def __init__(self, specs, run_dir, domain_id=None, log_level='warn', grouping='node'):
         from uav_edge import graph
 
         self.specs, self.run_dir, self.domain_id, self.log_level = list(specs), Path(run_dir), domain_id, log_level
+        self.groups = graph.process_groups(self.specs, grouping)
         self.params_file = graph.write_params_file(self.specs, self.run_dir / 'params.yaml')
-        self.procs = []                   # (fully qualified name, Popen)
+        self.procs = []                   # (label, Popen)
 
     def start(self):
         from uav_edge import graph
         from uav_edge.commands.run import child_env, start_process
 
         env = child_env(self.domain_id)
-        for spec in self.specs:
-            argv = graph.node_command(spec, self.params_file, python=sys.executable, log_level=self.log_level)
-            self.procs.append((spec.fully_qualified_name,
-                               start_process(argv, self.run_dir / f'{spec.namespace}.{spec.name}.log', env)))
+        for label, members in self.groups:
+            argv = graph.process_command(members, self.params_file, python=sys.executable, log_level=self.log_level)
+            self.procs.append((label, start_process(argv, self.run_dir / graph.log_file_name(label),
+                                                    env)))
         return self
 
     def alive(self):
@@ -124,7 +127,7 @@ class ProcessGraph:
         return all(p.poll() is None for _, p in self.procs)
 
     def stop(self):
-        """SIGINT every node (SIGKILL after the runner's grace period); returns {name: exit code}."""
+        """SIGINT every process (SIGKILL after the runner's grace period); returns {label: exit code}."""
         from uav_edge.commands.run import stop_processes
 
         return stop_processes(self.procs)
