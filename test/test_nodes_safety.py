@@ -154,10 +154,12 @@ def test_energy_reserve_raises_the_alarm_and_sends_the_planner_home(one_uav):
         probe.get('uav0', 'offload')), 10, 'the offload scheduler at the lowest bitrate')
 
 
-def test_runner_starts_the_graph_as_processes_and_stops_it_cleanly_on_sigint(domain_id, tmp_path):
+@pytest.mark.parametrize('grouping, processes', [('node', 7), ('namespace', 3)])
+def test_runner_starts_the_graph_as_processes_and_stops_it_cleanly_on_sigint(domain_id, tmp_path, grouping, processes):
+    """1 UAV, 2 RSUs: 7 nodes, as 7 processes or 3 (uav0's five nodes, rsu0, rsu1)."""
     env = {**os.environ, 'ROS_DOMAIN_ID': str(domain_id), 'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST'}
     runner = subprocess.Popen([sys.executable, '-m', 'uav_edge.cli', 'run', '--scenario', 'small', '--num-uavs', '1',
-                               '--run-dir', str(tmp_path)], env=env, stdout=subprocess.PIPE,
+                               '--group', grouping, '--run-dir', str(tmp_path)], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines = []
     try:
@@ -166,7 +168,7 @@ def test_runner_starts_the_graph_as_processes_and_stops_it_cleanly_on_sigint(dom
             if re.search(r'\d+ (nodes|processes) running', line):
                 break
         pids = [int(p) for p in re.findall(r'\(pid (\d+)\)', ''.join(lines))]
-        assert len(pids) == 7 and all(_alive(p) for p in pids)
+        assert len(pids) == processes and all(_alive(p) for p in pids)
         runner.send_signal(signal.SIGINT)
         out, _ = runner.communicate(timeout=30)
     finally:
@@ -174,9 +176,9 @@ def test_runner_starts_the_graph_as_processes_and_stops_it_cleanly_on_sigint(dom
             os.killpg(runner.pid, signal.SIGKILL)
             runner.wait()
     assert runner.returncode == 0, ''.join(lines) + out
-    assert re.search(r'7/7 (nodes|processes) exited cleanly', out)
+    assert re.search(rf'{processes}/{processes} (nodes|processes) exited cleanly', out)
     assert not any(_alive(p) for p in pids)                       # no orphans
-    assert (tmp_path / 'params.yaml').is_file() and len(list(tmp_path.glob('*.log'))) == 7
+    assert (tmp_path / 'params.yaml').is_file() and len(list(tmp_path.glob('*.log'))) == processes
 
 
 def _alive(pid):
