@@ -204,7 +204,9 @@ def test_main_job_migrates_every_twin_between_rsus_in_flight(mission_run):
 def test_main_job_leaves_no_process_behind(mission_run):
     _, _, report, _, domain = mission_run
     processes = report['run']['processes']
-    assert 'simulator' in processes and len(processes) == 1 + 6 * report['run']['num_uavs'] + report['run']['num_rsus']
+    run = report['run']          # default --group namespace: one process per UAV (its 6 nodes) and per RSU
+    assert set(processes) == {'simulator'} | {f'/uav{i}' for i in range(run['num_uavs'])} | \
+        {f'/rsu{j}' for j in range(run['num_rsus'])}
     assert all(p['exit_code'] in (0, -signal.SIGKILL) for p in processes.values()), processes
     time.sleep(0.5)
     for name, p in processes.items():

@@ -4,8 +4,9 @@
     uav-edge mission --num-uavs 2 --duration 60 --out runs/try1
 
 Starts, all bound to 127.0.0.1 on one ROS_DOMAIN_ID: the built-in simulator (one process for
-every vehicle), the node graph of uav_edge.graph with a flight_bridge per UAV (one process per
-node, the helpers of `uav-edge run`), and in this process the mission monitor (records every
+every vehicle), the node graph of uav_edge.graph with a flight_bridge per UAV (by default one process
+per UAV with its six nodes, as its companion computer would run them, and one per RSU; --group node: one
+per node; the helpers of `uav-edge run`), and in this process the mission monitor (records every
 contract topic into a MissionLog) and the supervisor (arm, take off, offboard, fly the planner's
 route, land; uav_edge/mission/supervisor.py). A live view shows per-UAV state, prices, demands,
 migrations and energy (rich when stdout is a terminal, else a status line every --status-period s).
@@ -33,6 +34,8 @@ MAX_MISSION_S = 900.0      # hard stop when the mission does not end by itself [
 
 
 def add_arguments(parser):
+    from uav_edge.commands.run import add_group_argument
+
     parser.add_argument('--scenario', default='mission',
                         help="scenario name or YAML file (default: %(default)s, config/scenarios/mission.yaml)")
     parser.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
@@ -53,6 +56,7 @@ def add_arguments(parser):
     parser.add_argument('--status-period', type=float, default=5.0,
                         help='s between status lines when stdout is not a terminal (default 5)')
     parser.add_argument('--no-live', action='store_true', help='status lines instead of the live view')
+    add_group_argument(parser, default='namespace')    # each UAV's companion runs its nodes in one process
 
 
 def run(args):
@@ -105,13 +109,13 @@ class _Mission:
 
         env = child_env(self.args.domain_id)
         self.procs.append(('simulator', start_process(sim_argv, log_dir / 'simulator.log', env)))
-        for spec in specs:
-            argv = graph.node_command(spec, params_file, python=sys.executable, log_level=self.args.log_level)
-            self.procs.append((spec.fully_qualified_name,
-                               start_process(argv, log_dir / graph.log_file_name(spec.fully_qualified_name), env)))
+        groups = graph.process_groups(specs, self.args.group)
+        for label, members in groups:
+            argv = graph.process_command(members, params_file, python=sys.executable, log_level=self.args.log_level)
+            self.procs.append((label, start_process(argv, log_dir / graph.log_file_name(label), env)))
         self.pids = {name: proc.pid for name, proc in self.procs}
-        print(f'uav-edge mission: started the simulator and {len(specs)} node processes; logs in {log_dir}',
-              flush=True)
+        print(f'uav-edge mission: started the simulator and {len(groups)} node processes ({len(specs)} nodes); '
+              f'logs in {log_dir}', flush=True)
 
     def start_ros(self):
         import threading

@@ -44,11 +44,18 @@ def add_arguments(parser):
     parser.add_argument('--log-level', default='info', choices=('debug', 'info', 'warn', 'error', 'fatal'))
     parser.add_argument('--run-dir', default=None,
                         help='where params.yaml and the node logs go (default: a new temporary folder)')
-    parser.add_argument('--group', choices=('node', 'namespace'), default='node',
-                        help='processes: one per node (default) or one per UAV / RSU namespace (its nodes share '
-                             'one executor, as on a vehicle\'s companion computer)')
+    add_group_argument(parser)
     parser.add_argument('--single-process', action='store_true',
                         help='spin every node in this process (one executor) instead of one process per node')
+
+
+def add_group_argument(parser, default='node'):
+    """--group, shared with `uav-edge mission`: which processes run the nodes (graph.process_groups)."""
+    from uav_edge import graph
+
+    parser.add_argument('--group', choices=graph.GROUPINGS, default=default,
+                        help='processes: one per node or one per UAV / RSU namespace (its nodes share one executor, '
+                             'as on a vehicle\'s companion computer); default %(default)s')
 
 
 def run(args):
