@@ -118,19 +118,27 @@ class TrainResult:
 
 
 def train(algo: str, params: Seed1Params, learning, total_steps: int, seed: int = 0, eval_every: int = 0,
-          eval_periods: int = 2, progress=None) -> TrainResult:
-    """Train one algorithm for `total_steps` environment steps; evaluate every `eval_every` steps (0 = never)."""
+          eval_periods: int = 2, progress=None, eval_seed=None, on_eval=None) -> TrainResult:
+    """Train one algorithm for `total_steps` environment steps; evaluate every `eval_every` steps (0 = never).
+
+    The curve's evaluations use flight-period seeds eval_seed, eval_seed + 1, ... (default 10_000 + 97 seed).
+    `on_eval(model, steps, ev)`, if given, is called after each of them with the `evaluate` dict (e.g. to keep
+    the best policy so far, as SB3's EvalCallback does).
+    """
     from stable_baselines3.common.callbacks import BaseCallback
 
     env = make_training_env(params, seed)
     model = build_model(algo, env, learning, seed)
     result = TrainResult(algo, seed, model, total_steps)
+    first_eval_seed = 10_000 + 97 * seed if eval_seed is None else int(eval_seed)
 
     def record():
-        ev = evaluate(policy_fn(model), params, eval_periods, seed=10_000 + 97 * seed)
+        ev = evaluate(policy_fn(model), params, eval_periods, seed=first_eval_seed)
         result.curve_steps.append(int(model.num_timesteps))
         result.curve_return.append(ev['return'])
         result.curve_revenue.append(ev['revenue'])
+        if on_eval is not None:
+            on_eval(model, int(model.num_timesteps), ev)
 
     class Curve(BaseCallback):
         def _on_step(self):

@@ -1,0 +1,85 @@
+"""Seed-1 multi-seed study (uav_edge.learn.study_seed1) on a tiny budget: files, validation-based model
+selection (the selected policy's validation return is the curve's maximum and re-evaluates to the same value),
+disjoint validation / test flight periods, resuming, run order and the Welch test."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip('torch')
+
+from uav_edge.learn import study_seed1 as st          # noqa: E402
+
+TINY = ['--steps', '300', '--seeds', '0', '--eval-every', '100', '--algos', 'td3', 'ddpg', 'ppo',
+        '--set', 'learning.warmup_steps=100', 'learning.batch_size=64', 'learning.ppo_rollout=100',
+        'learning.actor_lr=3e-4', 'learning.critic_lr=3e-4']
+
+
+@pytest.fixture(scope='module')
+def tiny_study(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp('seed1_study'))
+    assert st.main(TINY + ['--out', out]) == 0
+    return out
+
+
+def test_tiny_study_writes_files_and_selects_on_validation(tiny_study):
+    out = tiny_study
+    for name in ('summary.json', 'study.png', 'progress.log', 'study_config.json', 'models/td3_s0_selected.zip'):
+        assert os.path.getsize(os.path.join(out, name)) > 0, name
+    summary = json.load(open(os.path.join(out, 'summary.json')))
+    assert set(summary['algos']) == {'td3', 'ddpg', 'ppo'}
+    assert summary['study']['overrides']['learning.actor_lr'] == pytest.approx(3e-4)   # '3e-4' read as a float
+    assert summary['td3_selected_model']['seed'] == 0 and summary['hover_heuristic']['return']['mean'] > 0
+    for algo in ('td3', 'ddpg', 'ppo'):
+        run = json.load(open(os.path.join(out, 'runs', f'{algo}_s0.json')))
+        curve, sel, last = run['curve'], run['selected'], run['last']
+        assert curve['steps'] == [0, 100, 200, 300]
+        candidates = [r for s, r in zip(curve['steps'], curve['return']) if s >= 100]
+        assert sel['val_return'] == max(candidates)                    # model selection = best validation
+        assert curve['return'][curve['steps'].index(sel['step'])] == sel['val_return']
+        assert sel['val_recheck'] == pytest.approx(sel['val_return'], rel=1e-9, abs=1e-6)   # the copy is that policy
+        # validation and test flight periods are disjoint (selection never sees the test periods)
+        v0, nv = run['validation_seeds']
+        t0, nt = run['test_seeds']
+        assert (v0, nv, t0, nt) == (st.validation_seed(0), 3, st.test_seed(0), 10)
+        assert not set(range(v0, v0 + nv)) & set(range(t0, t0 + nt))
+        assert len(last['returns']) == len(sel['returns']) == 10 and np.isfinite(last['return'])
+        entry = summary['algos'][algo]
+        assert entry['last']['return']['values'] == [last['return']]
+        assert entry['selected']['return']['values'] == [sel['return']] and entry['cpu_seconds']['total'] > 0
+
+
+def test_tiny_study_resumes_and_refuses_a_different_protocol(tiny_study, capsys):
+    out = tiny_study
+    run_dir = os.path.join(out, 'runs')
+    before = {n: os.path.getmtime(os.path.join(run_dir, n)) for n in os.listdir(run_dir)}
+    assert st.main(TINY + ['--out', out]) == 0
+    assert {n: os.path.getmtime(os.path.join(run_dir, n)) for n in os.listdir(run_dir)} == before
+    assert '0 runs to do' in capsys.readouterr().out
+    with pytest.raises(ValueError, match='different budget'):
+        st.study(st.StudyConfig(steps=400, seeds=(0,), eval_every=100), out)
+
+
+def test_run_order_seeds_and_config_checks():
+    assert st.run_order((3, 4), ('td3', 'ddpg', 'ppo')) == [
+        ('td3', 3), ('ddpg', 3), ('td3', 4), ('ddpg', 4), ('ppo', 3), ('ppo', 4)]
+    for s in range(50):
+        val = set(range(st.validation_seed(s), st.validation_seed(s) + 3))
+        assert not val & set(range(st.test_seed(s), st.test_seed(s) + 10))
+    with pytest.raises(ValueError, match='algos'):
+        st.StudyConfig(algos=('sac',))
+    with pytest.raises(ValueError, match='eval_every'):
+        st.StudyConfig(steps=500, eval_every=1000)
+
+
+def test_welch_matches_scipy_and_ci():
+    from scipy import stats
+
+    a, b = [30.0, 12.0, 55.0, 41.0], [10.0, -5.0, 8.0]
+    ref = stats.ttest_ind(a, b, equal_var=False)
+    w = st.welch(a, b)
+    assert w['t'] == pytest.approx(ref.statistic) and w['p'] == pytest.approx(ref.pvalue)
+    assert w['diff'] == pytest.approx(np.mean(a) - np.mean(b)) and st.welch([1.0], b) is None
+    mean, half = st.mean_ci([1.0, 2.0, 3.0])
+    assert mean == 2.0 and half == pytest.approx(4.302653 / np.sqrt(3), rel=1e-5)
