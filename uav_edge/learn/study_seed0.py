@@ -17,7 +17,6 @@ Writes <out>/runs/<algo>_s<seed>.json as it goes (an interrupted study resumes),
 """
 import argparse
 import json
-import math
 import os
 import time
 from dataclasses import asdict, dataclass, replace
@@ -26,6 +25,7 @@ import numpy as np
 
 from uav_edge.core import game
 from uav_edge.envs.pricing_env import PricingEnvConfig, price_from_action
+from uav_edge.learn.stats import mean_ci, summary as summary_stat
 from uav_edge.learn.tiny_madrl import (GreedyBandit, TrainConfig, exploitability, held_out_episodes,
                                      random_prices)
 
@@ -184,23 +184,6 @@ def mid_price_metrics(params, equilibrium, env_cfg: PricingEnvConfig, study: Stu
 
 # --- statistics ----------------------------------------------------------------------------------
 
-def mean_ci(values, confidence=0.95):
-    """(mean, half-width of the Student-t confidence interval); half-width None for fewer than 2 values."""
-    from scipy import stats
-
-    values = np.asarray(values, dtype=float)
-    mean = float(values.mean())
-    if len(values) < 2:
-        return mean, None
-    sem = float(values.std(ddof=1) / math.sqrt(len(values)))
-    return mean, float(stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * sem)
-
-
-def _stat(values):
-    mean, half = mean_ci(values)
-    return {'mean': mean, 'ci95': half, 'values': [float(v) for v in values]}
-
-
 def summarise(runs, study: StudyConfig, cfg: TrainConfig, equilibrium, extra=None):
     """Mean +- 95 % CI per algorithm and the paired Tiny - PPO comparison over the seeds both finished."""
     summary = {'theoretical_value': equilibrium.mean_rsu_utility, 'thresholds': THRESHOLDS,
@@ -210,11 +193,11 @@ def summarise(runs, study: StudyConfig, cfg: TrainConfig, equilibrium, extra=Non
         seeds = sorted(by_seed)
         if not seeds:
             continue
-        entry = {'seeds': seeds, 'final': {k: _stat([by_seed[s]['final'][k] for s in seeds])
+        entry = {'seeds': seeds, 'final': {k: summary_stat([by_seed[s]['final'][k] for s in seeds])
                                            for k in (*METRICS, 'gap')}}
         if 'curve' in by_seed[seeds[0]]:
             tables = [settling_table(by_seed[s]['curve'], study.episodes) for s in seeds]
-            entry['settle_episodes'] = {m: {t: {**_stat([tab[m][t] for tab, _ in tables]),
+            entry['settle_episodes'] = {m: {t: {**summary_stat([tab[m][t] for tab, _ in tables]),
                                                 'censored': sum(f'{m}<={t}' in c for _, c in tables)}
                                             for t in tables[0][0][m]} for m in METRICS}
         if 'active_actor_params' in by_seed[seeds[0]]:
@@ -243,7 +226,7 @@ def _paired(tiny, ppo):
     diff = np.asarray(tiny, dtype=float) - np.asarray(ppo, dtype=float)
     lower, higher = int((diff < 0).sum()), int((diff > 0).sum())
     p_value = float(stats.binomtest(lower, lower + higher).pvalue) if lower + higher else 1.0
-    return {**_stat(diff), 'tiny_lower': lower, 'equal': int((diff == 0).sum()), 'ppo_lower': higher,
+    return {**summary_stat(diff), 'tiny_lower': lower, 'equal': int((diff == 0).sum()), 'ppo_lower': higher,
             'sign_test_p': p_value}
 
 

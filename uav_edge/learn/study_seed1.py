@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from uav_edge.learn.seed1 import ALGORITHMS
+from uav_edge.learn.stats import mean_ci, welch, summary as summary_stat
 
 VAL_SEED, VAL_STRIDE, TEST_SEED = 30_000, 97, 20_000
 OFF_POLICY = ('td3', 'ddpg')
@@ -170,38 +171,6 @@ def _job(args):
     return path, 'done'
 
 
-# --- statistics ------------------------------------------------------------------------------------
-
-def mean_ci(values, confidence=0.95):
-    """(mean, half-width of the Student-t interval); half-width None for fewer than 2 values."""
-    from scipy import stats
-
-    x = np.asarray(values, dtype=float)
-    if x.size < 2:
-        return float(x.mean()), None
-    return float(x.mean()), float(stats.t.ppf(0.5 + confidence / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
-
-
-def _stat(values):
-    mean, half = mean_ci(values)
-    return {'mean': mean, 'ci95': half, 'values': [float(v) for v in values]}
-
-
-def welch(a, b):
-    """Welch's unequal-variance t-test of mean(a) - mean(b): {'diff', 't', 'df', 'p'} (two-sided); None if n < 2."""
-    from scipy import stats
-
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if a.size < 2 or b.size < 2:
-        return None
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    if va + vb == 0:
-        return {'diff': float(a.mean() - b.mean()), 't': None, 'df': None, 'p': None}
-    t = (a.mean() - b.mean()) / math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va ** 2 / (a.size - 1) + vb ** 2 / (b.size - 1))
-    return {'diff': float(a.mean() - b.mean()), 't': float(t), 'df': float(df), 'p': float(2 * stats.t.sf(abs(t), df))}
-
-
 def load_runs(out_dir):
     """{algo: {seed: run}} from <out>/runs/*.json."""
     runs = {}
@@ -234,13 +203,13 @@ def summarise(runs, study: StudyConfig, hover=None):
         seeds = sorted(by_seed)
         entry = {'seeds': seeds}
         for which in ('last', 'selected'):
-            entry[which] = {key: _stat([by_seed[s][which][key] for s in seeds])
+            entry[which] = {key: summary_stat([by_seed[s][which][key] for s in seeds])
                             for key in ('return', 'revenue', 'penalty')}
         entry['selected']['step'] = [by_seed[s]['selected']['step'] for s in seeds]
-        entry['selected']['val_return'] = _stat([by_seed[s]['selected']['val_return'] for s in seeds])
-        entry['val_last4_mean'] = _stat([np.mean(by_seed[s]['curve']['return'][-4:]) for s in seeds])
+        entry['selected']['val_return'] = summary_stat([by_seed[s]['selected']['val_return'] for s in seeds])
+        entry['val_last4_mean'] = summary_stat([np.mean(by_seed[s]['curve']['return'][-4:]) for s in seeds])
         cpu = [by_seed[s]['cpu_seconds'] for s in seeds]
-        entry['cpu_seconds'] = {'total': float(sum(cpu)), 'per_run': _stat(cpu)}
+        entry['cpu_seconds'] = {'total': float(sum(cpu)), 'per_run': summary_stat(cpu)}
         summary['algos'][algo] = entry
     tests = {}
     for base in ('ddpg', 'ppo'):
@@ -250,7 +219,7 @@ def summarise(runs, study: StudyConfig, hover=None):
                                        for w in ('last', 'selected')}
     summary['welch'] = tests
     if hover:
-        summary['hover_heuristic'] = {'seeds': sorted(hover), **{k: _stat([hover[s][k] for s in sorted(hover)])
+        summary['hover_heuristic'] = {'seeds': sorted(hover), **{k: summary_stat([hover[s][k] for s in sorted(hover)])
                                                                  for k in ('return', 'revenue', 'penalty')}}
     td3 = runs.get('td3', {})
     if td3:

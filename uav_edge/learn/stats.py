@@ -1,0 +1,33 @@
+"""Statistics over training seeds, shared by the studies and reproductions (scipy under the hood)."""
+import numpy as np
+
+
+def mean_ci(values, confidence=0.95):
+    """(mean, half-width of the Student-t confidence interval); half-width None for fewer than 2 values."""
+    from scipy import stats
+
+    x = np.asarray(values, dtype=float)
+    if x.size < 2:
+        return float(x.mean()), None
+    return float(x.mean()), float(stats.t.ppf(0.5 + confidence / 2, x.size - 1) * stats.sem(x))
+
+
+def summary(values):
+    """{'mean', 'ci95' (half-width, None for one value), 'values'}: the JSON form used in every summary.json."""
+    mean, half = mean_ci(values)
+    return {'mean': mean, 'ci95': half, 'values': [float(v) for v in values]}
+
+
+def welch(a, b):
+    """Welch's unequal-variance t-test of mean(a) - mean(b): {'diff', 't', 'df', 'p'} (two-sided); None if n < 2;
+    t, df, p None when both samples are constant."""
+    from scipy import stats
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.size < 2 or b.size < 2:
+        return None
+    diff = float(a.mean() - b.mean())
+    if a.var(ddof=1) + b.var(ddof=1) == 0:
+        return {'diff': diff, 't': None, 'df': None, 'p': None}
+    test = stats.ttest_ind(a, b, equal_var=False)
+    return {'diff': diff, 't': float(test.statistic), 'df': float(test.df), 'p': float(test.pvalue)}
