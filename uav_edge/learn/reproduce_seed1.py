@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from uav_edge.core.offload import heuristic_action
-from uav_edge.learn.stats import mean_ci
+from uav_edge.learn.study import mean_ci
 
 SWEEPS = {   # figure -> (Seed1Params field, full values [D-A44], quick values, fixed overrides, x label)
     4: ('num_uavs', [2, 3, 4, 5, 6], [2, 4, 6], {'num_busy_uds': 10, 'num_idle_uds': 10}, 'number of UAVs K'),
@@ -34,7 +34,7 @@ FIG8 = {'num_busy_uds': 20, 'num_idle_uds': 10, 'num_uavs': 3}   # [P] I = 20, K
 
 
 def confidence_interval(values, level=0.95):
-    """(mean, half-width) of a Student-t interval over seeds (stats.mean_ci); half-width 0 for a single value."""
+    """(mean, half-width) of a Student-t interval over seeds (study.mean_ci); half-width 0 for a single value."""
     mean, half = mean_ci(values, level)
     return mean, 0.0 if half is None else half
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from uav_edge.core import game
 from uav_edge.envs.pricing_env import PricingEnvConfig, price_from_action
-from uav_edge.learn.stats import mean_ci, summary as summary_stat
+from uav_edge.learn.study import load_runs, mean_ci, summary as summary_stat
 from uav_edge.learn.tiny_madrl import (GreedyBandit, TrainConfig, exploitability, held_out_episodes,
                                      random_prices)
 
@@ -330,18 +330,6 @@ def study(study_cfg: StudyConfig, out_dir, train_cfg: TrainConfig = None, progre
                      f'{100 * f["exploitability"]:.3f} %, price error {100 * f["price_error"]:.2f} % '
                      f'({result["seconds"]:.0f} s)')
     return write_summary(out_dir, study_cfg, cfg, params, eq)
-
-
-def load_runs(out_dir):
-    """{algo: {seed: run}} from <out>/runs/*.json."""
-    runs = {}
-    run_dir = os.path.join(out_dir, 'runs')
-    for name in sorted(os.listdir(run_dir)):
-        if name.endswith('.json'):
-            with open(os.path.join(run_dir, name)) as fh:
-                run = json.load(fh)
-            runs.setdefault(run['algo'], {})[run['seed']] = run
-    return runs
 
 
 def write_summary(out_dir, study_cfg, cfg, params, eq):

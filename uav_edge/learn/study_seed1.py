@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from uav_edge.learn.seed1 import ALGORITHMS
-from uav_edge.learn.stats import mean_ci, welch, summary as summary_stat
+from uav_edge.learn.study import load_runs, mean_ci, welch, summary as summary_stat
 
 VAL_SEED, VAL_STRIDE, TEST_SEED = 30_000, 97, 20_000
 OFF_POLICY = ('td3', 'ddpg')
@@ -169,18 +169,6 @@ def _job(args):
         f"(step {result['selected']['step']}, val {result['selected']['val_return']:.0f}) "
         f"cpu {result['cpu_seconds']:.0f} s")
     return path, 'done'
-
-
-def load_runs(out_dir):
-    """{algo: {seed: run}} from <out>/runs/*.json."""
-    runs = {}
-    run_dir = os.path.join(out_dir, 'runs')
-    for name in sorted(os.listdir(run_dir)) if os.path.isdir(run_dir) else ():
-        if name.endswith('.json'):
-            with open(os.path.join(run_dir, name)) as fh:
-                run = json.load(fh)
-            runs.setdefault(run['algo'], {})[run['seed']] = run
-    return runs
 
 
 def hover_reference(study: StudyConfig, seeds):

@@ -1,5 +1,21 @@
-"""Statistics over training seeds, shared by the studies and reproductions (scipy under the hood)."""
+"""What the multi-seed studies (study_seed0, study_seed1) and reproductions share: their run files and statistics
+over training seeds (scipy under the hood)."""
+import json
+import os
+
 import numpy as np
+
+
+def load_runs(out_dir):
+    """{algo: {seed: run}} from <out>/runs/*.json (empty if there is no runs folder yet)."""
+    runs = {}
+    run_dir = os.path.join(out_dir, 'runs')
+    for name in sorted(os.listdir(run_dir)) if os.path.isdir(run_dir) else ():
+        if name.endswith('.json'):
+            with open(os.path.join(run_dir, name)) as fh:
+                run = json.load(fh)
+            runs.setdefault(run['algo'], {})[run['seed']] = run
+    return runs
 
 
 def mean_ci(values, confidence=0.95):
