@@ -65,7 +65,7 @@ class OffloadScheduler(EdgeNode):
         self.uplink, self.d2d = channel.Seed1A2GParams(), channel.Seed1D2DParams()
         self.pose, self.pose_at = None, -np.inf
         self.alarm = False
-        self.pub = self.create_publisher(Float64MultiArray, 'offload', contract.qos(contract.DECISION))
+        self.pub = self.array_publisher('offload', ('field',), (len(contract.OFFLOAD_FIELDS),), contract.DECISION)
         self.subscribe(PoseStamped, 'pose', contract.SENSOR, contract.read_position, self.on_pose)
         self.subscribe(Float64MultiArray, 'tasks', contract.DECISION,
                        lambda m: contract.read_array(m, ('field',), (len(contract.TASK_FIELDS),),
@@ -154,7 +154,7 @@ class OffloadScheduler(EdgeNode):
         cycles = float(self.params.cycles_per_bit)
         telemetry = (self.layout.busy_pos_m, task_bits, cycles, self.positions, self.soc * p.battery_j)
         self.observation = self.td3.observation(*telemetry)          # the state (28) the actor sees, kept for checks
-        decision = self.td3.decide(*telemetry)
+        decision = offload.decode_action(self.td3.action(self.observation), p)     # = td3.decide, state built once
         self.report('velocity_mps', ' '.join(f'{v:.2f}' for v in decision.velocity_mps[self.k]))
         return offload.uav_slot_row(decision, self.k, self.positions, self.layout.busy_pos_m, self.layout.idle_pos_m,
                        self.layout.partner, task_bits, cycles, p)
@@ -193,7 +193,7 @@ class OffloadScheduler(EdgeNode):
         else:                                            # the heuristic's own conditions do not apply
             for key in ('no uplink', 'low energy', 'deadline'):
                 self.condition(key, False)
-        self.pub.publish(contract.make_array(row, ('field',)))
+        self.pub.publish(row)
         self.report('split', ' '.join(f'{v:.3f}' for v in row[:3]))
 
     def heuristic_row(self):
