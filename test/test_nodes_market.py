@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import zlib
 
 import numpy as np
 import pytest
@@ -26,11 +25,6 @@ MAX_ROUNDS = 30     # rounds with every q fresh until the distributed iteration 
                     # (the twin's synchronous Jacobi iteration needs 10 on the default scenario)
 TOL = 1e-6
 MARKET = ('channel_estimator', 'bandwidth_follower', 'pricing_leader')
-
-
-@pytest.fixture
-def domain_id(request):
-    return 1 + (zlib.crc32(request.node.nodeid.encode()) + os.getpid()) % 100
 
 
 class Driver:

@@ -7,9 +7,7 @@ energy (core.offload.slot_outcome). (2) A world the card does not describe (3 UA
 (3) stale peer poses give the analytic heuristic's row and a WARN naming the reason.
 Each test has its own ROS_DOMAIN_ID and waits for conditions (telemetry is re-published while waiting).
 """
-import os
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +28,6 @@ OK, WARN = b'\x00', b'\x01'
 SLOT_S = 0.2                                    # fast slots for the test (the seed-1 slot is 1 s [D-A1])
 DATA_BITS, CYCLES_PER_BIT = 2.5e6, 1100.0       # the node's default task (mid seed-1 ranges [A])
 SOC = np.array([1.0, 0.9, 0.75, 0.6, 0.45])     # state of charge per UAV
-
-
-@pytest.fixture
-def domain_id(request):
-    return 1 + (zlib.crc32(request.node.nodeid.encode()) + os.getpid()) % 100
 
 
 @pytest.fixture(scope='module')

@@ -7,8 +7,6 @@ pairing the prices posted with the demands that answered them. A market the card
 small scenario; other costs) falls back to the analytic best response with a WARN naming the mismatch.
 Rounds are driven by calling the node's handlers (no traffic needed): fast and deterministic.
 """
-import os
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +25,9 @@ _Q = contract.CHANNEL_FIELDS.index('spectral_efficiency')
 
 
 @pytest.fixture
-def context(request):
+def context(domain_id):
     ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=1 + (zlib.crc32(request.node.nodeid.encode()) + os.getpid()) % 100)
+    rclpy.init(context=ctx, domain_id=domain_id)
     yield ctx
     rclpy.try_shutdown(context=ctx)
 

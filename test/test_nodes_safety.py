@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-import zlib
 
 import numpy as np
 import pytest
@@ -23,11 +22,6 @@ from uav_edge.nodes.probe import Probe, wait_for
 from uav_edge.nodes.runtime import InProcessGraph
 
 OK, WARN = b'\x00', b'\x01'
-
-
-@pytest.fixture
-def domain_id(request):
-    return 1 + (zlib.crc32(request.node.nodeid.encode()) + os.getpid()) % 100
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ Three deployments, each row says which:
 
 bench_node_latency: the market runs at TARGET_RATE_HZ; 20 pose sets per second, every UAV's pose
 published together (a burst of 15: the worst case) or staggered over the 50 ms (as independent vehicles
-send them); both are reported. The latency of a UAV is the time from its pose message to the first
+send them); both are reported. The latency of a UAV is the time from its pose message to the arrival, at
+a passive DDS reader in the bench process (probe.Recorder: no Python runs per message), of the first
 demand message computed from that pose: a demand counts only if it equals the twin's follower best
 response to the pose's q (core.channel.estimated_link_quality) at prices the follower may have held
 (_pose_answers), so a demand that changed because of a market round is never taken for the pose's
@@ -46,7 +47,10 @@ class _Market:
 
     def __init__(self, deploy, round_period_s, run_dir):
         from uav_edge import graph
-        from uav_edge.nodes.probe import Probe
+        from std_msgs.msg import Float64MultiArray
+
+        from uav_edge.nodes import contract
+        from uav_edge.nodes.probe import Probe, _array, recorders
         from uav_edge.nodes.runtime import InProcessGraph, ProcessGraph
 
         os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
@@ -58,12 +62,22 @@ class _Market:
         self.params = world.game_params()
         self.specs = graph.build_graph(scenario, graph.GraphOptions(round_period_s=round_period_s, stale_rounds=10,
                                                                     kinds=_MARKET))
-        self.processes = None if deploy == 'in_process' else ProcessGraph(
-            self.specs, run_dir, domain_id, grouping='namespace' if deploy == 'namespaces' else 'node').start()
-        self.graph = InProcessGraph([] if self.processes else self.specs, domain_id=domain_id, executor='events')
-        self.probe = self.graph.add(Probe(world.uav_names, world.rsu_names, uav_topics=('demand',),
-                                          context=self.graph.context))
-        self.graph.start()                  # after every node and entity exists (EventsExecutor)
+        self.processes = self.graph = self.recorder_node = None
+        try:
+            self.processes = None if deploy == 'in_process' else ProcessGraph(
+                self.specs, run_dir, domain_id, grouping='namespace' if deploy == 'namespaces' else 'node').start()
+            self.graph = InProcessGraph([] if self.processes else self.specs, domain_id=domain_id, executor='events')
+            self.probe = self.graph.add(Probe(world.uav_names, world.rsu_names, uav_topics=('demand',),
+                                              context=self.graph.context))
+            watched = {contract.topic(u, 'demand'): (Float64MultiArray, contract.DECISION, _array)
+                       for u in world.uav_names}
+            watched.update({contract.topic(r, 'prices'): (Float64MultiArray, contract.LATCHED, _array)
+                            for r in world.rsu_names})
+            self.recorder_node, self.recorders = recorders(self.graph.context, watched)
+            self.graph.start()              # after every node and entity exists (EventsExecutor)
+        except BaseException:
+            self.close()                    # no node process outlives a failed start
+            raise
         self.poses = {u: np.array([h[0], h[1], world.altitude_m[0]]) for u, h in zip(world.uav_names,
                                                                                    world.uav_homes_m)}
         self.references = dict(self.poses)       # channel_estimator's reference_position_m (graph.py)
@@ -104,8 +118,15 @@ class _Market:
             out[r] = (int(s[2]['round']), int(s[2]['missed_rounds']))
         return out
 
+    def drain(self):
+        """{topic: [(received_s, value)]} of everything the recorders kept since the last drain (time.time())."""
+        return {t: [(rx, v) for rx, _, v in r.drain()] for t, r in self.recorders.items()}
+
     def close(self):
-        self.graph.stop()
+        if self.recorder_node is not None:
+            self.recorder_node.destroy_node()
+        if self.graph is not None:
+            self.graph.stop()
         if self.processes is not None:
             self.processes.stop()
 
@@ -174,46 +195,58 @@ UNIQUE_POSES = 20            # pose offsets cycle through 20 distinct values (1 
 
 
 def _latency_samples(market, samples, stagger):
-    """Latencies (ms) and unanswered poses over `samples` pose sets: all UAVs in one burst, or (stagger) each
-    UAV's pose at its own offset i * SAMPLE_PERIOD_S / I within the period, as independent vehicles send them.
-    The probe only records while the poses go out; the answers are matched afterwards, so that the matching
-    (main thread) never competes with the graph for the GIL or a core while latencies are being measured."""
+    """{clock: (latencies ms, unanswered poses)} over `samples` pose sets: all UAVs in one burst, or (stagger)
+    each UAV's pose at its own offset i * SAMPLE_PERIOD_S / I within the period, as independent vehicles send
+    them. Two clocks of the same answers: 'reader' = when the demand reached the recorders' DDS reader
+    (time.time()), 'callback' = when the probe's callback ran (perf_counter). Answers are matched only after
+    the poses went out, so the matching (main thread) never competes with the graph for the GIL or a core."""
     w, probe = market.world, market.probe
     held = probe.matrix('prices', w.rsu_names)             # (J, I): the prices every follower holds now
+    market.drain()                                         # the recorders start empty
     with probe.lock:
         probe.arrivals.clear()
         probe.keep_arrivals = True
-    start = time.perf_counter()
-    for r, prices in zip(w.rsu_names, held):
-        probe.arrivals[f'/{r}/prices'].insert(0, (start - 1.0, prices))
     sets = []
     for k in range(samples):
         # 10..200 m east of home: every step moves each UAV's q by more than the estimator's
         # min_relative_change (1e-4; 0.5 m steps did not for UAVs ~1 km from the RSUs)
         pose_of = {u: xyz + [10.0 * (1 + k % UNIQUE_POSES), 0.0, 0.0] for u, xyz in market.poses.items()}
-        start, sent = time.perf_counter(), {}
+        start, sent, sent_wall = time.perf_counter(), {}, {}
         for i, (u, xyz) in enumerate(pose_of.items()):
             if stagger:
                 time.sleep(max(0.0, start + i * SAMPLE_PERIOD_S / len(pose_of) - time.perf_counter()))
-            sent[u] = time.perf_counter()
+            sent[u], sent_wall[u] = time.perf_counter(), time.time()
             probe.publish_pose(u, xyz)
-        sets.append((pose_of, sent))
+        sets.append((pose_of, sent, sent_wall))
         time.sleep(max(0.0, start + SAMPLE_PERIOD_S - time.perf_counter()))
     time.sleep(ANSWER_WINDOW_S)
     with probe.lock:
         probe.keep_arrivals = False
         arrivals = {t: list(v) for t, v in probe.arrivals.items()}
-    latencies, lost = [], 0
-    for pose_of, sent in sets:
-        got = _pose_answers(market, arrivals, pose_of, sent, until=max(sent.values()) + ANSWER_WINDOW_S)
-        latencies += [1e3 * v for v in got.values()]
-        lost += w.num_uavs - len(got)
-    return np.array(latencies), lost
+    received = market.drain()
+    out = {}
+    for clock, got_at, sent_key in (('callback', arrivals, 1), ('reader', received, 2)):
+        first = min(s[sent_key][u] for s in sets for u in s[sent_key])
+        for r, prices in zip(w.rsu_names, held):
+            got_at.setdefault(f'/{r}/prices', []).insert(0, (first - 1.0, prices))
+        latencies, lost = [], 0
+        for one in sets:
+            pose_of, sent = one[0], one[sent_key]
+            got = _pose_answers(market, got_at, pose_of, sent, until=max(sent.values()) + ANSWER_WINDOW_S)
+            latencies += [1e3 * v for v in got.values()]
+            lost += w.num_uavs - len(got)
+        out[clock] = (np.array(latencies), lost)
+    return out
 
 
 def bench_node_latency(quick=False, deployments=DEPLOYMENTS):
     """Pose -> demand latency p50 / p99 with 15 UAVs and 5 RSUs, market rounds at TARGET_RATE_HZ: poses in one
-    burst (the worst case: every UAV's pose at the same instant) and staggered over the period."""
+    burst (the worst case: every UAV's pose at the same instant) and staggered over the period.
+
+    The figures are taken on the 'reader' clock: when the demand reached a DDS reader that no executor spins
+    (probe.Recorder), so the instrument runs no Python while the graph is measured. The probe's callback clock
+    (when its executor got around to the message: in process it queues behind the nodes) is kept beside it
+    as *_probe_callback_ms."""
     rows = []
     for deploy in deployments:
         with _market(deploy, 1.0 / TARGET_RATE_HZ) as market:
@@ -222,12 +255,16 @@ def bench_node_latency(quick=False, deployments=DEPLOYMENTS):
             results = {}
             for stagger in (False, True):
                 load = _load_note()
-                results[stagger] = (*_latency_samples(market, 40 if quick else 200, stagger), load)
-        for stagger, (lat, lost, load) in results.items():
-            p50, p99 = (float(np.percentile(lat, q)) for q in (50, 99)) if lat.size else (float('nan'),) * 2
+                results[stagger] = (_latency_samples(market, 40 if quick else 200, stagger), load)
+        for stagger, (clocks, load) in results.items():
+            lat, lost = clocks['reader']
+            p50, p99 = _percentiles(lat)
+            cb50, cb99 = _percentiles(clocks['callback'][0])
             common = {'deployment': deploy, 'setup': _SETUP[deploy], 'samples': int(lat.size), 'no_answer': lost,
                       'max_ms': float(lat.max()) if lat.size else float('nan'), 'round_rate_hz': TARGET_RATE_HZ,
-                      'uavs': w.num_uavs, 'rsus': w.num_rsus, 'poses': 'staggered' if stagger else 'burst', **load}
+                      'uavs': w.num_uavs, 'rsus': w.num_rsus, 'poses': 'staggered' if stagger else 'burst',
+                      'clock': 'reader', 'p50_probe_callback_ms': cb50, 'p99_probe_callback_ms': cb99,
+                      'no_answer_probe_callback': clocks['callback'][1], **load}
             label = _LABEL[deploy] + \
                 (', poses staggered' if stagger else ', poses in one burst')
             rows += [
@@ -237,6 +274,13 @@ def bench_node_latency(quick=False, deployments=DEPLOYMENTS):
                  'target': f'< {TARGET_P99_MS:g} ms', 'ok': bool(p99 < TARGET_P99_MS) and lost == 0, **common},
             ]
     return rows
+
+
+def _percentiles(latencies):
+    """(p50, p99) in ms, NaN for no samples."""
+    if not latencies.size:
+        return float('nan'), float('nan')
+    return float(np.percentile(latencies, 50)), float(np.percentile(latencies, 99))
 
 
 # --- market round rate ----------------------------------------------------------------------------

@@ -2,6 +2,9 @@
 
 It talks to the graph only through the contract (topics, QoS, layouts), like any other node would.
 Everything it records carries the receive time (time.perf_counter), so benches can measure latency.
+A Recorder is the passive alternative for benches: its subscription is never spun (no Python runs per
+message while the graph is measured); drain() later returns every message with the time its DDS reader
+received it (rmw message info, system clock).
 wait_for() polls a condition with a timeout: tests wait for conditions, never for fixed sleeps.
 """
 import threading
@@ -85,6 +88,33 @@ class Probe(Node):
     def matched(self, topics_min):
         """True when every topic in {topic: n} has >= n matched subscriptions (publishers of this probe)."""
         return all(self.pose_pubs[t].get_subscription_count() >= n for t, n in topics_min.items())
+
+
+class Recorder:
+    """Every message of one topic, kept by the DDS reader (history depth `depth`) until drain(): a subscription on a
+    node that no executor spins, so recording costs no Python and no GIL while the graph runs."""
+
+    def __init__(self, node, msg_type, topic, qos_kind, convert=lambda m: m, depth=4096):
+        self.topic, self.convert = topic, convert
+        self.subscription = node.create_subscription(msg_type, topic, lambda _msg: None,
+                                                     contract.qos(qos_kind, depth=depth))
+
+    def drain(self):
+        """[(received_s, sent_s, value)] of the messages kept since the last drain, oldest first: received_s is when
+        this reader got the message and sent_s when its publisher sent it (both time.time() seconds)."""
+        sub, out = self.subscription, []
+        with sub.handle:
+            while (got := sub.handle.take_message(sub.msg_type, sub.raw)) is not None:
+                msg, info = got
+                out.append((info['received_timestamp'] * 1e-9, info['source_timestamp'] * 1e-9, self.convert(msg)))
+        return out
+
+
+def recorders(context, topics, name='probe_recorder'):
+    """{topic: Recorder} on a companion node of its own (never spun); topics: {topic: (msg_type, qos_kind, convert)}.
+    Returns (node, recorders): destroy the node when done."""
+    node = Node(name, context=context, start_parameter_services=False, enable_rosout=False)
+    return node, {t: Recorder(node, msg_type, t, qos_kind, convert) for t, (msg_type, qos_kind, convert) in topics.items()}
 
 
 def _array(msg):
