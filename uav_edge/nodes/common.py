@@ -132,9 +132,11 @@ class EdgeNode(Node):
     # --- health -------------------------------------------------------------------------------------
 
     def condition(self, key, active, level=WARN, text=''):
-        """Set (active=True) or clear a named condition; the worst active one is the node's status."""
+        """Set (active=True) or clear a named condition; the worst active one is the node's status. It is logged
+        when it becomes active or changes level, not when only its text changes (texts may carry a live value,
+        e.g. seconds since the last pose, and would otherwise log on every check)."""
         if active:
-            if self._conditions.get(key) != (level, text or key):
+            if self._conditions.get(key, (None,))[0] != level:
                 self.get_logger().info(f'{key}: {text or key}') if level == OK else \
                     self.get_logger().warning(f'{key}: {text or key}')
             self._conditions[key] = (level, text or key)

@@ -1,0 +1,42 @@
+"""EdgeNode conditions: the status shows the latest text; the log gets a line when a condition becomes active or
+changes level, not each time a live value in its text changes (that logged on every check before)."""
+import pytest
+
+rclpy = pytest.importorskip('rclpy')
+
+from uav_edge.nodes.common import ERROR, OK, WARN, EdgeNode  # noqa: E402
+
+
+class Recorder:
+    def __init__(self):
+        self.lines = []
+
+    def warning(self, text):
+        self.lines.append(text)
+
+    info = warning
+
+
+@pytest.fixture
+def node(domain_id):
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=domain_id)
+    node = EdgeNode('edge_node_test', context=context)
+    log = Recorder()
+    node.get_logger = lambda: log
+    yield node, log
+    node.destroy_node()
+    rclpy.try_shutdown(context=context)
+
+
+def test_a_condition_logs_when_raised_or_its_level_changes_not_when_its_text_ticks(node):
+    node, log = node
+    for seconds in (2.0, 2.5, 3.0):
+        node.condition('stale pose', True, WARN, f'pose stale for {seconds:.1f} s')
+    assert log.lines == ['stale pose: pose stale for 2.0 s']
+    assert node.status()[:2] == (WARN, 'pose stale for 3.0 s')            # the status has the live text
+    node.condition('stale pose', True, ERROR, 'pose stale for 9.0 s')      # escalated: logged
+    node.condition('stale pose', False)
+    assert node.status()[:2] == (OK, 'OK')
+    node.condition('stale pose', True, WARN, 'pose stale for 2.0 s')       # raised again: logged
+    assert len(log.lines) == 3 and log.lines[1] == 'stale pose: pose stale for 9.0 s'
