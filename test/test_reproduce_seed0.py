@@ -141,6 +141,14 @@ def test_study_runs_resumes_summarises_and_plots(tmp_path, monkeypatch):
         for stat in summary['algos']['tiny_madrl']['settle_episodes'][metric].values():
             assert all(0 <= v <= TINY.episodes for v in stat['values'])
     assert summary['algos']['random']['final']['abs_gap']['mean'] > 0.05               # random prices far from SE
+    # greedy_max (spec §7: always charge pbar): every price at its cap, i.e. collusive: above the SE's utility
+    from uav_edge.core import game
+    from uav_edge.envs.pricing_env import params_from_scenario
+    _, params = params_from_scenario('small')
+    eq = game.solve_equilibrium(params)
+    cap = np.broadcast_to(params.price_cap, eq.prices.shape)
+    assert summary['greedy_max']['price_error'] == pytest.approx(np.mean(np.abs(cap - eq.prices) / eq.prices))
+    assert summary['greedy_max']['gap'] > 0 and summary['greedy_max']['exploitability'] > 1e-3
     assert (tmp_path / 'curves.png').stat().st_size > 10_000
     json.loads((tmp_path / 'summary.json').read_text())
     assert 'paired Tiny - PPO' in st.format_summary(summary)

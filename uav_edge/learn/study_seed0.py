@@ -176,10 +176,12 @@ def run_random(params, equilibrium, env_cfg: PricingEnvConfig, seed, study: Stud
     return {'final': final}
 
 
-def mid_price_metrics(params, equilibrium, env_cfg: PricingEnvConfig, study: StudyConfig):
-    """The untrained actor's output a = 0, i.e. every price at (c + pbar) / 2: the reference at episode 0."""
-    zero = lambda obs: np.zeros((len(obs), params.num_rsus, params.num_uavs))
-    return held_out_metrics(zero, params, env_cfg, equilibrium, range(study.final_eval_seeds))
+def constant_price_metrics(action, params, equilibrium, env_cfg: PricingEnvConfig, study: StudyConfig):
+    """Every price fixed at the scaled action `action` in [-1, 1]: 0 = the untrained actor's mid price
+    (c + pbar) / 2, the reference at episode 0; +1 = pbar, the spec's secondary greedy variant `greedy_max`
+    ("always charge pbar", spec §7)."""
+    fixed = lambda obs: np.full((len(obs), params.num_rsus, params.num_uavs), float(action))
+    return held_out_metrics(fixed, params, env_cfg, equilibrium, range(study.final_eval_seeds))
 
 
 # --- statistics ----------------------------------------------------------------------------------
@@ -257,10 +259,10 @@ def plot_curves(runs, summary, path, title):
             lowest.append(floor)
             ax.plot(steps, mean, f'C{k}', label=f'{labels[algo]} (n={len(values)})')
             ax.fill_between(steps, np.maximum(mean - half, floor), mean + half, color=f'C{k}', alpha=0.2)
-        for ref, color, style in (('random', 'C3', '--'), ('mid_price', 'k', ':')):
+        for ref, color, style in (('random', 'C3', '--'), ('mid_price', 'k', ':'), ('greedy_max', 'C5', '--')):
             value = summary.get('algos', {}).get(ref, {}).get('final', {}).get(metric, {}).get('mean')
-            if value is None and ref == 'mid_price':
-                value = summary.get('mid_price', {}).get(metric)
+            if value is None and ref in ('mid_price', 'greedy_max'):
+                value = summary.get(ref, {}).get(metric)
             if value is not None:
                 ax.axhline(max(value, 1e-9), color=color, ls=style, lw=1, label=ref.replace('_', ' '))
         for threshold in THRESHOLDS[metric]:
@@ -335,7 +337,8 @@ def study(study_cfg: StudyConfig, out_dir, train_cfg: TrainConfig = None, progre
 def write_summary(out_dir, study_cfg, cfg, params, eq):
     runs = load_runs(out_dir)
     extra = {'scenario': study_cfg.scenario, 'episodes': study_cfg.episodes,
-             'mid_price': mid_price_metrics(params, eq, cfg.env, study_cfg)}
+             'mid_price': constant_price_metrics(0.0, params, eq, cfg.env, study_cfg),
+             'greedy_max': constant_price_metrics(1.0, params, eq, cfg.env, study_cfg)}
     summary = summarise(runs, study_cfg, cfg, eq, extra)
     with open(os.path.join(out_dir, 'summary.json'), 'w') as fh:
         json.dump(summary, fh, indent=1)
@@ -355,8 +358,9 @@ def format_summary(summary):
     """A few readable lines: final metrics and settling episodes, mean +- CI, and the paired differences."""
     fmt = lambda s, scale=100, unit='%': (f"{scale * s['mean']:.3g}{unit}" +
                                           (f" +- {scale * s['ci95']:.2g}" if s.get('ci95') is not None else ''))
-    lines = [f"scenario {summary['scenario']}, SE {summary['theoretical_value']:.4f}; mid prices: "
-             + ', '.join(f'{k} {100 * summary["mid_price"][k]:.3g}%' for k in METRICS)]
+    lines = [f"scenario {summary['scenario']}, SE {summary['theoretical_value']:.4f}; " + '; '.join(
+        f'{name}: ' + ', '.join(f'{k} {100 * summary[ref][k]:.3g}%' for k in (*METRICS, 'gap'))
+        for ref, name in (('mid_price', 'mid prices'), ('greedy_max', 'greedy_max (pbar)')) if ref in summary)]
     for algo, entry in summary['algos'].items():
         lines.append(f"{algo:10s} n={len(entry['seeds'])} final " +
                      ', '.join(f'{k} {fmt(entry["final"][k])}' for k in METRICS))
