@@ -11,14 +11,14 @@ def test_recorder_keeps_every_message_with_its_times_without_being_spun(domain_i
     from std_msgs.msg import Float64MultiArray
 
     from uav_edge.nodes import contract
-    from uav_edge.nodes.probe import _array, recorders, wait_for
+    from uav_edge.nodes.probe import as_array, recorders, wait_for
 
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain_id)
     node = rclpy.create_node('recorder_test_pub', context=context)
     try:
         pub = node.create_publisher(Float64MultiArray, '/uav0/demand', contract.qos(contract.DECISION, depth=64))
-        rec_node, recs = recorders(context, {'/uav0/demand': (Float64MultiArray, contract.DECISION, _array)})
+        rec_node, recs = recorders(context, {'/uav0/demand': (Float64MultiArray, contract.DECISION, as_array)})
         rec = recs['/uav0/demand']
         wait_for(lambda: pub.get_subscription_count() >= 1, 10, what='recorder matched')
         assert rec.drain() == []

@@ -50,7 +50,7 @@ class _Market:
         from std_msgs.msg import Float64MultiArray
 
         from uav_edge.nodes import contract
-        from uav_edge.nodes.probe import Probe, _array, recorders
+        from uav_edge.nodes.probe import Probe, as_array, recorders
         from uav_edge.nodes.runtime import InProcessGraph, ProcessGraph
 
         os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
@@ -69,9 +69,9 @@ class _Market:
             self.graph = InProcessGraph([] if self.processes else self.specs, domain_id=domain_id, executor='events')
             self.probe = self.graph.add(Probe(world.uav_names, world.rsu_names, uav_topics=('demand',),
                                               context=self.graph.context))
-            watched = {contract.topic(u, 'demand'): (Float64MultiArray, contract.DECISION, _array)
+            watched = {contract.topic(u, 'demand'): (Float64MultiArray, contract.DECISION, as_array)
                        for u in world.uav_names}
-            watched.update({contract.topic(r, 'prices'): (Float64MultiArray, contract.LATCHED, _array)
+            watched.update({contract.topic(r, 'prices'): (Float64MultiArray, contract.LATCHED, as_array)
                             for r in world.rsu_names})
             self.recorder_node, self.recorders = recorders(self.graph.context, watched)
             self.graph.start()              # after every node and entity exists (EventsExecutor)
@@ -211,13 +211,13 @@ def _latency_samples(market, samples, stagger):
         # 10..200 m east of home: every step moves each UAV's q by more than the estimator's
         # min_relative_change (1e-4; 0.5 m steps did not for UAVs ~1 km from the RSUs)
         pose_of = {u: xyz + [10.0 * (1 + k % UNIQUE_POSES), 0.0, 0.0] for u, xyz in market.poses.items()}
-        start, sent, sent_wall = time.perf_counter(), {}, {}
+        start, sent = time.perf_counter(), {'callback': {}, 'reader': {}}      # send times on each clock
         for i, (u, xyz) in enumerate(pose_of.items()):
             if stagger:
                 time.sleep(max(0.0, start + i * SAMPLE_PERIOD_S / len(pose_of) - time.perf_counter()))
-            sent[u], sent_wall[u] = time.perf_counter(), time.time()
+            sent['callback'][u], sent['reader'][u] = time.perf_counter(), time.time()
             probe.publish_pose(u, xyz)
-        sets.append((pose_of, sent, sent_wall))
+        sets.append((pose_of, sent))
         time.sleep(max(0.0, start + SAMPLE_PERIOD_S - time.perf_counter()))
     time.sleep(ANSWER_WINDOW_S)
     with probe.lock:
@@ -225,14 +225,14 @@ def _latency_samples(market, samples, stagger):
         arrivals = {t: list(v) for t, v in probe.arrivals.items()}
     received = market.drain()
     out = {}
-    for clock, got_at, sent_key in (('callback', arrivals, 1), ('reader', received, 2)):
-        first = min(s[sent_key][u] for s in sets for u in s[sent_key])
-        for r, prices in zip(w.rsu_names, held):
+    for clock, got_at in (('callback', arrivals), ('reader', received)):
+        first = min(min(sent[clock].values()) for _, sent in sets)
+        for r, prices in zip(w.rsu_names, held):        # the prices held before the first pose
             got_at.setdefault(f'/{r}/prices', []).insert(0, (first - 1.0, prices))
         latencies, lost = [], 0
-        for one in sets:
-            pose_of, sent = one[0], one[sent_key]
-            got = _pose_answers(market, got_at, pose_of, sent, until=max(sent.values()) + ANSWER_WINDOW_S)
+        for pose_of, sent in sets:
+            got = _pose_answers(market, got_at, pose_of, sent[clock],
+                                until=max(sent[clock].values()) + ANSWER_WINDOW_S)
             latencies += [1e3 * v for v in got.values()]
             lost += w.num_uavs - len(got)
         out[clock] = (np.array(latencies), lost)

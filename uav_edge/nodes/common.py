@@ -204,6 +204,16 @@ class OneShot:
         self.timer.cancel()
 
 
+def take_all(subscription):
+    """Every message waiting in a subscription that no executor spins, oldest first, as (message, message info)
+    (rclpy's own wait_for_message takes messages the same way)."""
+    out = []
+    with subscription.handle:
+        while (got := subscription.handle.take_message(subscription.msg_type, subscription.raw)) is not None:
+            out.append(got)
+    return out
+
+
 class Inbox:
     """The latest message of one topic, taken on demand (EdgeNode.latest_inbox); validated like subscribe()."""
 
@@ -214,12 +224,10 @@ class Inbox:
     def take(self):
         """The value of the newest message that arrived since the last take(), None if none did or it was
         invalid (then it is counted and reported like any invalid message). Older unread ones are skipped."""
-        sub, latest = self.subscription, None
-        with sub.handle:
-            while (got := sub.handle.take_message(sub.msg_type, sub.raw)) is not None:
-                latest = got[0]
-        if latest is None:
+        waiting = take_all(self.subscription)
+        if not waiting:
             return None
+        latest = waiting[-1][0]
         try:
             value = self.read(latest)
         except contract.InvalidMessage as err:

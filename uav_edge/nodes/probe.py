@@ -18,6 +18,7 @@ from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray, String
 
 from uav_edge.nodes import contract
+from uav_edge.nodes.common import take_all
 
 
 class Probe(Node):
@@ -37,15 +38,15 @@ class Probe(Node):
         self.keep_arrivals = False
         self.pose_pubs = {u: self.create_publisher(PoseStamped, contract.topic(u, 'pose'),
                                                    contract.qos(contract.SENSOR)) for u in self.uav_names}
-        watched = {'channel': (Float64MultiArray, contract.SENSOR, _array),
-                   'demand': (Float64MultiArray, contract.DECISION, _array),
+        watched = {'channel': (Float64MultiArray, contract.SENSOR, as_array),
+                   'demand': (Float64MultiArray, contract.DECISION, as_array),
                    'migration_target': (String, contract.LATCHED, lambda m: m.data)}
         for u in self.uav_names:
             for name in uav_topics:
                 msg_type, qos_kind, convert = watched[name]
                 self.watch(msg_type, contract.topic(u, name), qos_kind, convert)
         for r in self.rsu_names:
-            self.watch(Float64MultiArray, contract.topic(r, 'prices'), contract.LATCHED, _array)
+            self.watch(Float64MultiArray, contract.topic(r, 'prices'), contract.LATCHED, as_array)
         self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
                                  contract.qos(contract.DECISION))
 
@@ -102,22 +103,20 @@ class Recorder:
     def drain(self):
         """[(received_s, sent_s, value)] of the messages kept since the last drain, oldest first: received_s is when
         this reader got the message and sent_s when its publisher sent it (both time.time() seconds)."""
-        sub, out = self.subscription, []
-        with sub.handle:
-            while (got := sub.handle.take_message(sub.msg_type, sub.raw)) is not None:
-                msg, info = got
-                out.append((info['received_timestamp'] * 1e-9, info['source_timestamp'] * 1e-9, self.convert(msg)))
-        return out
+        return [(info['received_timestamp'] * 1e-9, info['source_timestamp'] * 1e-9, self.convert(msg))
+                for msg, info in take_all(self.subscription)]
 
 
 def recorders(context, topics, name='probe_recorder'):
     """{topic: Recorder} on a companion node of its own (never spun); topics: {topic: (msg_type, qos_kind, convert)}.
     Returns (node, recorders): destroy the node when done."""
     node = Node(name, context=context, start_parameter_services=False, enable_rosout=False)
-    return node, {t: Recorder(node, msg_type, t, qos_kind, convert) for t, (msg_type, qos_kind, convert) in topics.items()}
+    return node, {topic: Recorder(node, msg_type, topic, qos_kind, convert)
+                  for topic, (msg_type, qos_kind, convert) in topics.items()}
 
 
-def _array(msg):
+def as_array(msg):
+    """A Float64MultiArray's data shaped by its layout (unvalidated: what the graph sent)."""
     return np.asarray(msg.data, dtype=float).reshape([d.size for d in msg.layout.dim] or [-1])
 
 
