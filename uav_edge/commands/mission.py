@@ -104,17 +104,15 @@ class _Mission:
         self.airborne_at = None                  # s since the command started: every UAV above take-off altitude
 
     def start_processes(self, specs, params_file, sim_argv, log_dir):
-        from uav_edge import graph
-        from uav_edge.commands.run import child_env, start_process
+        from uav_edge.commands.run import child_env, start_node_processes, start_process
 
         env = child_env(self.args.domain_id)
         self.procs.append(('simulator', start_process(sim_argv, log_dir / 'simulator.log', env)))
-        groups = graph.process_groups(specs, self.args.group)
-        for label, members in groups:
-            argv = graph.process_command(members, params_file, python=sys.executable, log_level=self.args.log_level)
-            self.procs.append((label, start_process(argv, log_dir / graph.log_file_name(label), env)))
+        for label, _, proc in start_node_processes(specs, self.args.group, params_file, log_dir, env,
+                                                   self.args.log_level):
+            self.procs.append((label, proc))
         self.pids = {name: proc.pid for name, proc in self.procs}
-        print(f'uav-edge mission: started the simulator and {len(groups)} node processes ({len(specs)} nodes); '
+        print(f'uav-edge mission: started the simulator and {len(self.procs) - 1} node processes ({len(specs)} nodes); '
               f'logs in {log_dir}', flush=True)
 
     def start_ros(self):

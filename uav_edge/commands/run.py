@@ -9,7 +9,7 @@ and the exit codes are checked: the command fails if a node died early or exited
 --sim px4 attaches the flight bridges to PX4 SITL instances already running (sitl/README.md).
 --group namespace runs each UAV's (and RSU's) nodes in one process instead (uav_edge.nodes.group), as a
 vehicle's companion computer would; --single-process spins all nodes in this process on one executor.
-The process helpers (StopFlag, child_env, start_process, stop_processes, report_exits) are shared
+The process helpers (StopFlag, child_env, start_process, start_node_processes, stop_processes, report_exits) are shared
 with `uav-edge mission`.
 """
 import os
@@ -101,18 +101,15 @@ class StopFlag:
 
 
 def _run_processes(specs, params_file, run_dir, args, stop, sim_argv=()):
-    from uav_edge import graph
-
     env = child_env()
     procs = []
     try:
         if sim_argv:
             procs.append(('simulator', start_process(sim_argv, run_dir / 'simulator.log', env)))
             print(f'  started the built-in simulator (pid {procs[-1][1].pid})', flush=True)
-        for label, members in graph.process_groups(specs, args.group):
-            argv = graph.process_command(members, params_file, python=sys.executable, log_level=args.log_level)
-            procs.append((label, start_process(argv, run_dir / graph.log_file_name(label), env)))
-            print(f'  started {label} (pid {procs[-1][1].pid})' +
+        for label, members, proc in start_node_processes(specs, args.group, params_file, run_dir, env, args.log_level):
+            procs.append((label, proc))
+            print(f'  started {label} (pid {proc.pid})' +
                   (f': {", ".join(s.name for s in members)}' if len(members) > 1 else ''), flush=True)
         print(f'uav-edge run: {len(procs)} processes running; logs in {run_dir}; Ctrl-C to stop', flush=True)
         reason = stop.wait(args.duration, alive=lambda: all(p.poll() is None for _, p in procs))
@@ -140,6 +137,16 @@ def start_process(argv, log_path, env):
     with open(log_path, 'wb') as log:
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 env=env, start_new_session=True, preexec_fn=_ignore_sigint_until_rclpy)
+
+
+def start_node_processes(specs, grouping, params_file, log_dir, env, log_level=None):
+    """Start the processes of graph.process_groups(specs, grouping), each logging to log_dir: yields (label, members,
+    Popen) as each one starts, so a caller holds every started process even if a later start fails."""
+    from uav_edge import graph
+
+    for label, members in graph.process_groups(specs, grouping):
+        argv = graph.process_command(members, params_file, python=sys.executable, log_level=log_level)
+        yield label, members, start_process(argv, Path(log_dir) / graph.log_file_name(label), env)
 
 
 def report_exits(codes, early, run_dir):

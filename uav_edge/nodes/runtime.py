@@ -9,7 +9,6 @@ console scripts run; parameters are passed as overrides instead of a parameter f
         g.nodes['/rsu0/pricing_leader'] ...
 """
 import importlib
-import sys
 import threading
 from pathlib import Path
 
@@ -107,19 +106,16 @@ class ProcessGraph:
         from uav_edge import graph
 
         self.specs, self.run_dir, self.domain_id, self.log_level = list(specs), Path(run_dir), domain_id, log_level
-        self.groups = graph.process_groups(self.specs, grouping)
+        self.grouping = grouping          # graph.GROUPINGS; an unknown one is refused by start()
         self.params_file = graph.write_params_file(self.specs, self.run_dir / 'params.yaml')
         self.procs = []                   # (label, Popen)
 
     def start(self):
-        from uav_edge import graph
-        from uav_edge.commands.run import child_env, start_process
+        from uav_edge.commands.run import child_env, start_node_processes
 
-        env = child_env(self.domain_id)
-        for label, members in self.groups:
-            argv = graph.process_command(members, self.params_file, python=sys.executable, log_level=self.log_level)
-            self.procs.append((label, start_process(argv, self.run_dir / graph.log_file_name(label),
-                                                    env)))
+        for label, _, proc in start_node_processes(self.specs, self.grouping, self.params_file, self.run_dir,
+                                                   child_env(self.domain_id), self.log_level):
+            self.procs.append((label, proc))
         return self
 
     def alive(self):
