@@ -83,3 +83,27 @@ def test_welch_matches_scipy_and_ci():
     assert w['diff'] == pytest.approx(np.mean(a) - np.mean(b)) and st.welch([1.0], b) is None
     mean, half = st.mean_ci([1.0, 2.0, 3.0])
     assert mean == 2.0 and half == pytest.approx(4.302653 / np.sqrt(3), rel=1e-5)
+
+
+def test_paired_test_is_one_sided_and_counts_seeds():
+    a, b = [5.0, 7.0, 4.0, 9.0], [3.0, 7.0, 6.0, 2.0]                  # differences +2, 0, -2, +7
+    test = st.paired(a, b)
+    assert (test['a_higher'], test['equal'], test['b_higher']) == (2, 1, 1)
+    assert test['mean'] == pytest.approx(7 / 4) and test['values'] == [2.0, 0.0, -2.0, 7.0]
+    d = np.array([2.0, 0.0, -2.0, 7.0])
+    t = d.mean() / (d.std(ddof=1) / 2)
+    assert test['t'] == pytest.approx(t)
+    flipped = st.paired(b, a)                                         # one-sided: "b higher" gets 1 - p
+    assert test['p_greater'] + flipped['p_greater'] == pytest.approx(1.0) and test['p_greater'] < 0.5
+    assert st.paired([1.0, 2.0], [1.0, 2.0])['p_greater'] is None     # constant differences: no t-test
+    assert st.paired([1.0] * 5, [0.0] * 5)['sign_test_p'] == pytest.approx(2 / 2 ** 5)
+
+
+def test_summary_pairs_td3_with_each_baseline_over_common_seeds(tiny_study):
+    summary = json.load(open(os.path.join(tiny_study, 'summary.json')))
+    for base in ('ddpg', 'ppo'):
+        entry = summary['paired'][f'td3_vs_{base}']
+        assert entry['seeds'] == [0] and set(entry) == {'seeds', 'last', 'selected'}
+        td3 = summary['algos']['td3']['selected']['return']['values'][0]
+        other = summary['algos'][base]['selected']['return']['values'][0]
+        assert entry['selected']['values'] == [pytest.approx(td3 - other)]

@@ -47,3 +47,21 @@ def welch(a, b):
         return {'diff': diff, 't': None, 'df': None, 'p': None}
     test = stats.ttest_ind(a, b, equal_var=False)
     return {'diff': diff, 't': float(test.statistic), 'df': float(test.df), 'p': float(test.pvalue)}
+
+
+def paired(a, b):
+    """Per-seed differences a - b (same seeds, same order): summary() of them, how many are higher / equal / lower,
+    the two-sided sign-test p over the seeds that differ (1.0 when none differ) and the one-sided paired t-test
+    p of "a higher" (None for fewer than 2 seeds or constant differences)."""
+    from scipy import stats
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    diff = a - b
+    higher, lower = int((diff > 0).sum()), int((diff < 0).sum())
+    sign_p = float(stats.binomtest(higher, higher + lower).pvalue) if higher + lower else 1.0
+    t = p_greater = None
+    if diff.size >= 2 and diff.std() > 0:
+        test = stats.ttest_rel(a, b, alternative='greater')
+        t, p_greater = float(test.statistic), float(test.pvalue)
+    return {**summary(diff), 'a_higher': higher, 'equal': int((diff == 0).sum()), 'b_higher': lower,
+            'sign_test_p': sign_p, 't': t, 'p_greater': p_greater}

@@ -25,7 +25,7 @@ import numpy as np
 
 from uav_edge.core import game
 from uav_edge.envs.pricing_env import PricingEnvConfig, price_from_action
-from uav_edge.learn.study import load_runs, mean_ci, summary as summary_stat
+from uav_edge.learn.study import load_runs, mean_ci, paired, summary as summary_stat
 from uav_edge.learn.tiny_madrl import (GreedyBandit, TrainConfig, exploitability, held_out_episodes,
                                      random_prices)
 
@@ -223,13 +223,9 @@ def summarise(runs, study: StudyConfig, cfg: TrainConfig, equilibrium, extra=Non
 def _paired(tiny, ppo):
     """Per-seed differences Tiny - PPO (negative = Tiny lower, i.e. better for every study metric), with the
     two-sided sign-test p-value over the seeds that differ (1.0 when none differ)."""
-    from scipy import stats
-
-    diff = np.asarray(tiny, dtype=float) - np.asarray(ppo, dtype=float)
-    lower, higher = int((diff < 0).sum()), int((diff > 0).sum())
-    p_value = float(stats.binomtest(lower, lower + higher).pvalue) if lower + higher else 1.0
-    return {**summary_stat(diff), 'tiny_lower': lower, 'equal': int((diff == 0).sum()), 'ppo_lower': higher,
-            'sign_test_p': p_value}
+    test = paired(tiny, ppo)
+    return {**{k: test[k] for k in ('mean', 'ci95', 'values')}, 'tiny_lower': test['b_higher'],
+            'equal': test['equal'], 'ppo_lower': test['a_higher'], 'sign_test_p': test['sign_test_p']}
 
 
 # --- figure --------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from uav_edge.learn.seed1 import ALGORITHMS
-from uav_edge.learn.study import load_runs, mean_ci, welch, summary as summary_stat
+from uav_edge.learn.study import load_runs, mean_ci, paired, welch, summary as summary_stat
 
 VAL_SEED, VAL_STRIDE, TEST_SEED = 30_000, 97, 20_000
 OFF_POLICY = ('td3', 'ddpg')
@@ -206,6 +206,13 @@ def summarise(runs, study: StudyConfig, hover=None):
                                                 summary['algos'][base][w]['return']['values'])
                                        for w in ('last', 'selected')}
     summary['welch'] = tests
+    summary['paired'] = {}                         # TD3 - baseline per seed, over the seeds both finished
+    for base in ('ddpg', 'ppo'):
+        both = sorted(set(runs.get('td3', {})) & set(runs.get(base, {})))
+        if both:
+            summary['paired'][f'td3_vs_{base}'] = {'seeds': both, **{
+                w: paired([runs['td3'][s][w]['return'] for s in both], [runs[base][s][w]['return'] for s in both])
+                for w in ('last', 'selected')}}
     if hover:
         summary['hover_heuristic'] = {'seeds': sorted(hover), **{k: summary_stat([hover[s][k] for s in sorted(hover)])
                                                                  for k in ('return', 'revenue', 'penalty')}}
@@ -343,6 +350,10 @@ def format_summary(summary):
         lines.append(f"{name}: " + ', '.join(
             f"{w} diff {t['diff'] / 1e3:+.1f}k p {t['p']:.3g}" if t and t.get('p') is not None else f'{w} n/a'
             for w, t in by.items()))
+    for name, by in summary.get('paired', {}).items():
+        lines.append(f"{name} paired over seeds {by['seeds']}: " + ', '.join(
+            f"{w} {by[w]['mean'] / 1e3:+.1f}k ({by[w]['a_higher']}/{by[w]['equal']}/{by[w]['b_higher']}, one-sided "
+            f"p {by[w]['p_greater']:.3g})" if by[w]['p_greater'] is not None else f'{w} n/a' for w in ('last', 'selected')))
     if 'hover_heuristic' in summary:
         lines.append(f"hover heuristic on the test periods: {fmt(summary['hover_heuristic']['return'])}")
     return '\n'.join(lines)
