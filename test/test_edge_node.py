@@ -1,5 +1,7 @@
 """EdgeNode conditions: the status shows the latest text; the log gets a line when a condition becomes active or
-changes level, not each time a live value in its text changes (that logged on every check before)."""
+changes level, not each time a live value in its text changes (that logged on every check before).
+A publish the middleware refuses is counted and reported as ERROR, and the node goes on (it used to raise out of
+the callback and end the node)."""
 import pytest
 
 rclpy = pytest.importorskip('rclpy')
@@ -14,7 +16,7 @@ class Recorder:
     def warning(self, text):
         self.lines.append(text)
 
-    info = warning
+    info = error = warning
 
 
 @pytest.fixture
@@ -40,3 +42,25 @@ def test_a_condition_logs_when_raised_or_its_level_changes_not_when_its_text_tic
     assert node.status()[:2] == (OK, 'OK')
     node.condition('stale pose', True, WARN, 'pose stale for 2.0 s')       # raised again: logged
     assert len(log.lines) == 3 and log.lines[1] == 'stale pose: pose stale for 9.0 s'
+
+
+def test_a_refused_publish_is_reported_and_does_not_raise(node):
+    from std_msgs.msg import String
+
+    node, log = node
+    demand = node.array_publisher('demand', ('rsu',), (2,), 'decision')
+    target = node.make_publisher(String, 'migration_target', 'latched')
+    assert demand.publish([1.0, 2.0]) and target.publish(String(data='rsu0'))
+    node.destroy_publisher(demand.publisher.publisher)       # the real rclpy publisher is gone: InvalidHandle
+    assert demand.publish([1.0, 2.0]) is False and demand.publish([3.0, 4.0]) is False
+    level, message, values = node.status()
+    assert level == ERROR and 'publish failing on /demand' in message and '2 lost' in message
+    assert values['failed publishes /demand'] == '2'
+    assert log.lines == [f'publish failed: {message}'.replace('2 lost', '1 lost')]    # logged once, when raised
+    with pytest.raises(ValueError):                          # a wrong shape is still a programming error
+        demand.publish([1.0])
+    demand.publisher.publisher = node.create_publisher(demand.publisher.msg_type, 'demand', 10)
+    assert demand.publish([5.0, 6.0])                        # sends again: the ERROR clears, the count stays
+    level, message, values = node.status()
+    assert level == OK and values['failed publishes /demand'] == '2'
+    node.publish_diagnostics()                               # diagnostics still go out

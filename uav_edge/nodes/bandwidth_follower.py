@@ -50,7 +50,7 @@ class BandwidthFollower(EdgeNode):
         self._inputs = None               # (q fresh, available RSUs) of the last response
         self._solved = None               # (q, prices, available) of the last solve
         self.demand_pub = self.array_publisher('demand', ('rsu',), (J,), contract.DECISION)
-        self.target_pub = self.create_publisher(String, 'migration_target', contract.qos(contract.LATCHED))
+        self.target_pub = self.make_publisher(String, 'migration_target', contract.LATCHED)
         self.price_inboxes = [self.latest_inbox(Float64MultiArray, contract.topic(name, 'prices'), contract.LATCHED,
                                                 lambda m: contract.read_array(m, ('uav',), (num_uavs,), low=1e-9))
                               for name in self.rsu_names]

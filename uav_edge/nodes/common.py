@@ -4,6 +4,8 @@ A node is a thin adapter (DESIGN.md): it declares its parameters, validates ever
 through the contract (uav_edge/nodes/contract.py), calls the twin and publishes. EdgeNode adds
 the bookkeeping that makes a node safe to run unattended:
   * invalid messages are dropped, counted per topic and reported (never raised);
+  * a publish the middleware refuses is counted and reported as ERROR, and the node keeps running
+    (make_publisher / array_publisher; one failed send must not take a pricing leader down);
   * named conditions ('stale pose', 'fallback policy', 'low energy') set the diagnostic level;
   * a timer publishes one diagnostic_msgs/DiagnosticStatus on /diagnostics every
     `diagnostics_period_s` with the worst active condition as the message.
@@ -24,6 +26,7 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
@@ -32,6 +35,8 @@ from uav_edge.nodes import contract
 
 OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
 _LEVEL_RANK = {OK: 0, WARN: 1, ERROR: 2}
+PUBLISH_ERRORS = (_rclpy.RCLError, _rclpy.InvalidHandle)   # the middleware refused, or the entity is gone
+_LOGGED_COUNTS = (1, 10, 100, 1000)                          # a recurring problem is logged at these counts
 
 
 class EdgeNode(Node):
@@ -41,10 +46,12 @@ class EdgeNode(Node):
         super().__init__(node_name, **kwargs)
         self.invalid_counts = Counter()           # topic -> dropped messages
         self.last_invalid = {}                    # topic -> reason of the last dropped message
+        self.failed_publishes = Counter()         # topic -> messages the middleware refused to send
+        self._failing = {}                        # topic -> error of its last publish, while it keeps failing
         self._conditions = {}                     # key -> (level, text)
         self._values = {}                         # key -> str, shown in diagnostics
         self._inbox_node = None                   # see latest_inbox()
-        self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', contract.qos(contract.DECISION))
+        self._diagnostics = self.make_publisher(DiagnosticArray, '/diagnostics', contract.DECISION)
         period = self.param('diagnostics_period_s', 1.0)
         self.create_timer(period, self.publish_diagnostics)
 
@@ -64,11 +71,16 @@ class EdgeNode(Node):
         """Declare a string-array parameter (e.g. rsu_names) and return it as a list."""
         return self.param_array(name, Parameter.Type.STRING_ARRAY)
 
+    def make_publisher(self, msg_type, topic, qos_kind):
+        """A publisher with the contract's QoS for `qos_kind` whose publish() never raises a middleware error
+        (GuardedPublisher): a refused message is counted and reported, and this node keeps running."""
+        return GuardedPublisher(self, self.create_publisher(msg_type, topic, contract.qos(qos_kind)))
+
     def array_publisher(self, topic, labels, shape, qos_kind):
-        """An ArrayPublisher of Float64MultiArray `shape` with dims `labels` on `topic`."""
+        """An ArrayPublisher of Float64MultiArray `shape` with dims `labels` on `topic` (guarded like make_publisher)."""
         from std_msgs.msg import Float64MultiArray
 
-        return ArrayPublisher(self.create_publisher(Float64MultiArray, topic, contract.qos(qos_kind)), labels, shape)
+        return ArrayPublisher(self.make_publisher(Float64MultiArray, topic, qos_kind), labels, shape)
 
     def one_shot_timer(self, delay_s, callback):
         """A cancelled timer that, once start()ed, calls callback once after delay_s, or after the delay given to
@@ -126,8 +138,26 @@ class EdgeNode(Node):
         """Drop an invalid message: count it and remember why (reported in diagnostics)."""
         self.invalid_counts[topic] += 1
         self.last_invalid[topic] = reason
-        if self.invalid_counts[topic] in (1, 10, 100, 1000):
+        if self.invalid_counts[topic] in _LOGGED_COUNTS:
             self.get_logger().warning(f'dropped invalid message #{self.invalid_counts[topic]} on {topic}: {reason}')
+
+    def publish_failed(self, topic, error):
+        """A publish on `topic` was refused (GuardedPublisher): count it; ERROR until that topic publishes again."""
+        count, raised = self.failed_publishes[topic] + 1, not self._failing      # raised: the condition logs it
+        self.failed_publishes[topic] = count
+        self._failing[topic] = f'{type(error).__name__}: {error}'
+        if count in _LOGGED_COUNTS and not (raised and count == 1):
+            self.get_logger().error(f'publish #{count} on {topic} failed: {error}')
+        self._update_publish_condition()
+
+    def publish_recovered(self, topic):
+        """`topic` published again after failing."""
+        self._failing.pop(topic, None)
+        self._update_publish_condition()
+
+    def _update_publish_condition(self):
+        self.condition('publish failed', bool(self._failing), ERROR, 'publish failing on ' + ', '.join(
+            f'{topic} ({reason}; {self.failed_publishes[topic]} lost)' for topic, reason in self._failing.items()))
 
     # --- health -------------------------------------------------------------------------------------
 
@@ -162,6 +192,7 @@ class EdgeNode(Node):
                 f'{topic} x{count} ({self.last_invalid[topic]})' for topic, count in self.invalid_counts.items()))
         values = dict(self._values)
         values.update({f'invalid {topic}': str(count) for topic, count in self.invalid_counts.items()})
+        values.update({f'failed publishes {topic}': str(count) for topic, count in self.failed_publishes.items()})
         return level, '; '.join(texts) or 'OK', values
 
     def refresh_report(self):
@@ -237,6 +268,32 @@ class Inbox:
         return value
 
 
+class GuardedPublisher:
+    """An rclpy publisher (EdgeNode.make_publisher) whose publish() returns False instead of raising when the
+    middleware refuses the message (RCLError) or the publisher is already destroyed (InvalidHandle): the node
+    counts it, reports ERROR in its diagnostics while the topic keeps failing, and goes on. A wrong message
+    type (TypeError) is a programming error and still raises. Everything else is the rclpy publisher's."""
+
+    def __init__(self, node, publisher):
+        self.node, self.publisher, self.topic = node, publisher, publisher.topic_name
+        self.failing = False
+
+    def publish(self, msg):
+        try:
+            self.publisher.publish(msg)
+        except PUBLISH_ERRORS as err:
+            self.failing = True
+            self.node.publish_failed(self.topic, err)
+            return False
+        if self.failing:
+            self.failing = False
+            self.node.publish_recovered(self.topic)
+        return True
+
+    def __getattr__(self, name):
+        return getattr(self.publisher, name)
+
+
 class ArrayPublisher:
     """Publishes (shape) arrays as Float64MultiArray with a fixed labelled layout (contract.make_array's),
     built once: publish() only replaces the data (no per-message layout objects)."""
@@ -247,11 +304,12 @@ class ArrayPublisher:
         self.msg = contract.make_array(np.zeros(self.shape), labels)
 
     def publish(self, values):
+        """Publish `values`; False if the middleware refused it (a GuardedPublisher reported it)."""
         data = np.asarray(values, dtype=float)
         if data.shape != self.shape:
             raise ValueError(f'values: expected shape {self.shape}, got {data.shape}')
         self.msg.data = array.array('d', np.ascontiguousarray(data, dtype=float).tobytes())
-        self.publisher.publish(self.msg)          # serialised here: the message object can be reused
+        return self.publisher.publish(self.msg) is not False   # serialised here: the message object can be reused
 
 
 EXECUTORS = ('events', 'waitset')

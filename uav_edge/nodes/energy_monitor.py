@@ -44,8 +44,8 @@ class EnergyMonitor(EdgeNode):
         self.cpu_at = -np.inf
         self.alarm = False
         self.last_tick_s = self.now_s()
-        self.energy_pub = self.create_publisher(Float64MultiArray, 'energy', contract.qos(contract.SENSOR))
-        self.alarm_pub = self.create_publisher(Bool, 'energy_alarm', contract.qos(contract.LATCHED))
+        self.energy_pub = self.make_publisher(Float64MultiArray, 'energy', contract.SENSOR)
+        self.alarm_pub = self.make_publisher(Bool, 'energy_alarm', contract.LATCHED)
         self.subscribe(TwistStamped, 'velocity', contract.SENSOR, contract.read_velocity, self.on_velocity)
         self.subscribe(BatteryState, 'battery', contract.SENSOR, read_battery, self.on_battery)
         self.subscribe(Float64MultiArray, 'offload', contract.DECISION,

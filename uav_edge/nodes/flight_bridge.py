@@ -70,10 +70,10 @@ class FlightBridge(EdgeNode):
         self._flight_state_published_s = -math.inf
         self._rate_window = (self.now_s(), 0)
 
-        self.pose_pub = self.create_publisher(PoseStamped, 'pose', contract.qos(contract.SENSOR))
-        self.velocity_pub = self.create_publisher(TwistStamped, 'velocity', contract.qos(contract.SENSOR))
-        self.battery_pub = self.create_publisher(BatteryState, 'battery', contract.qos(contract.SENSOR))
-        self.state_pub = self.create_publisher(DiagnosticStatus, 'flight_state', contract.qos(contract.LATCHED))
+        self.pose_pub = self.make_publisher(PoseStamped, 'pose', contract.SENSOR)
+        self.velocity_pub = self.make_publisher(TwistStamped, 'velocity', contract.SENSOR)
+        self.battery_pub = self.make_publisher(BatteryState, 'battery', contract.SENSOR)
+        self.state_pub = self.make_publisher(DiagnosticStatus, 'flight_state', contract.LATCHED)
         self.subscribe(PoseStamped, 'setpoint', contract.DECISION, self.read_setpoint, self.on_setpoint)
         self.subscribe(TwistStamped, 'velocity_setpoint', contract.DECISION, self.read_velocity_setpoint,
                        self.on_velocity_setpoint)

@@ -33,8 +33,8 @@ class TrajectoryPlanner(EdgeNode):
         self.alarm = False
         self.waypoints = None           # (K, 2) m
         self.next = 0
-        self.path_pub = self.create_publisher(Path, 'path', contract.qos(contract.LATCHED))
-        self.setpoint_pub = self.create_publisher(PoseStamped, 'setpoint', contract.qos(contract.DECISION))
+        self.path_pub = self.make_publisher(Path, 'path', contract.LATCHED)
+        self.setpoint_pub = self.make_publisher(PoseStamped, 'setpoint', contract.DECISION)
         self.subscribe(PoseStamped, 'pose', contract.SENSOR, contract.read_position, self.on_pose)
         self.create_subscription(Bool, 'energy_alarm', self.on_alarm, contract.qos(contract.LATCHED))
         self.create_timer(self.param('tick_s', 0.5), self.tick)
