@@ -145,7 +145,7 @@ def build_graph(scenario: Scenario, options: GraphOptions = GraphOptions()) -> l
                 'uav_index': i, 'num_uavs': I, 'rsu_names': list(world.rsu_names), 'S': _floats(params.S[i]),
                 'delta': float(params.delta[i]), 'budget': float(params.budget[i]), 'cost': oracle['cost'],
                 'price_cap': oracle['price_cap'], 'stale_after_s': stale,
-                'migration_hysteresis': float(options.migration_hysteresis), 'check_period_s': period / 2.0,
+                'migration_hysteresis': float(options.migration_hysteresis),
                 'round_period_s': period},
             'offload_scheduler': {
                 'user_positions_m': _floats(world.user_positions_m), 'stale_after_s': max(stale, 2.0),

@@ -11,8 +11,10 @@ Prices are read, not waited for: the leaders post theirs together at t = k * rou
 follower takes the latest price of every RSU once per round, at t = (k + answer_phase) * round_period_s
 (common.Inbox, aligned timer), and answers them with one solve and one demand message if any changed.
 So a round costs a follower one wake-up instead of one per RSU, and its answers come half a round after
-the leaders' work, not on top of it. A solve whose inputs (q, prices, available RSUs) equal the previous
-one's reuses its demand.
+the leaders' work, not on top of it. The same wake-up checks staleness (an RSU or the channel estimate
+that went silent is noticed within a round; a separate check timer at twice the round rate made two thirds
+of an idle market's wake-ups). A solve whose inputs (q, prices, available RSUs) equal the previous one's
+reuses its demand.
 """
 import numpy as np
 from std_msgs.msg import Float64MultiArray, String
@@ -58,7 +60,6 @@ class BandwidthFollower(EdgeNode):
         self.subscribe(Float64MultiArray, 'channel', contract.SENSOR,
                        lambda m: contract.read_channel(m, J),
                        self.on_channel)
-        self.create_timer(self.param('check_period_s', 0.25), self.check_inputs)
         self.target_pub.publish(String(data=''))
 
     def take_prices(self):
@@ -75,9 +76,12 @@ class BandwidthFollower(EdgeNode):
         self.price_at[j] = self.now_s()
 
     def on_round(self):
-        """Once per market round, half a round after the leaders posted: answer their new prices."""
+        """Once per market round, half a round after the leaders posted: answer their new prices, or re-solve if
+        an input went stale."""
         if self.take_prices():
             self.respond()
+        else:
+            self.check_inputs()
 
     def on_channel(self, fields):
         self.q = fields[:, _Q]
