@@ -2,6 +2,7 @@
 changes level, not each time a live value in its text changes (that logged on every check before).
 A publish the middleware refuses is counted and reported as ERROR, and the node goes on (it used to raise out of
 the callback and end the node)."""
+import numpy as np
 import pytest
 
 rclpy = pytest.importorskip('rclpy')
@@ -64,3 +65,16 @@ def test_a_refused_publish_is_reported_and_does_not_raise(node):
     level, message, values = node.status()
     assert level == OK and values['failed publishes /demand'] == '2'
     node.publish_diagnostics()                               # diagnostics still go out
+
+
+def test_diagnostics_phases_spread_the_default_graph_over_the_period():
+    """35 market nodes in one process used to publish /diagnostics back to back every second."""
+    from uav_edge import graph
+    from uav_edge.nodes.common import _spread_phase
+
+    specs = graph.build_graph(graph.load_scenario('default'), graph.GraphOptions(
+        kinds=('pricing_leader', 'channel_estimator', 'bandwidth_follower')))
+    phases = np.sort([_spread_phase(s.fully_qualified_name) for s in specs])
+    assert len(phases) == 35 and all(0.0 <= p < 1.0 for p in phases)
+    window = max(int(np.sum((phases >= p) & (phases < p + 0.1))) for p in phases)
+    assert window <= 8, f'{window} of 35 nodes publish within 0.1 of a period'
