@@ -18,7 +18,8 @@ pairs the prices posted in a round with the demands the UAVs answered them with 
 next round starts), the layout uav_edge.envs.pricing_env trains on.
 Rounds are aligned to the clock (t = k * round_period_s): every leader, in whatever process or host
 with a synchronised clock, posts its prices at the same instants, so each follower gets one burst of
-prices per round and answers it with one solve.
+prices per round and answers it with one solve. (Leaders sharing one executor run one after another:
+their rounds spread over the first few tens of ms of the period, docs/nodes.md.)
 """
 from collections import deque
 from types import SimpleNamespace
