@@ -109,6 +109,25 @@ def test_failed_commands_are_retried_then_the_uav_is_marked_failed():
         SequenceOptions(retries=0)
 
 
+def test_a_lost_answer_counts_as_a_failed_attempt_and_a_late_one_is_ignored():
+    """A mission hung for 10 min: the bridge armed the vehicle but its service response was lost
+    (rmw: failed to send response (timeout)), and the UAV waited for it forever."""
+    seq = Sequence('uav0', SequenceOptions(retry_after_s=1.0, answer_timeout_s=10.0))
+    assert seq.step(view(), 0.0) == 'arm'
+    lost = seq.pending
+    assert seq.step(view(), 9.9) is None                              # still waiting for the answer
+    assert seq.step(view(), 10.1) is None and seq.failures == 1       # given up: a failed attempt
+    assert 'arm: no answer within 10 s' in seq.events[-1][1]
+    assert seq.step(view(), 11.2) == 'arm'                            # retried after retry_after_s
+    retry = seq.pending
+    seq.result(True, 'ok', 11.5, lost)                                # the lost answer turns up late: ignored
+    assert seq.pending is retry and seq.phase != TAKING_OFF
+    seq.result(True, 'ok', 11.6, retry)
+    assert seq.pending is None and seq.times['arm'] == 11.6
+    with pytest.raises(ValueError, match='answer_timeout_s'):
+        SequenceOptions(answer_timeout_s=0.0)
+
+
 # --- the main job, end to end ----------------------------------------------------------------------
 
 MISSION_TIMEOUT_S = 420.0

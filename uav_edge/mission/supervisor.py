@@ -42,10 +42,12 @@ class SequenceOptions:
     start_timeout_s: float = 60.0       # link, health and route must be there within this
     takeoff_timeout_s: float = 60.0     # arm -> offboard
     landing_timeout_s: float = 180.0    # land / rtl -> on the ground and disarmed
+    answer_timeout_s: float = 10.0      # a command with no answer by then counts as a failed attempt (a
+                                        # service response can be lost: rmw "failed to send response (timeout)")
 
     def __post_init__(self):
         for name in ('takeoff_altitude_m', 'accept_radius_m', 'retry_after_s', 'start_timeout_s',
-                     'takeoff_timeout_s', 'landing_timeout_s'):
+                     'takeoff_timeout_s', 'landing_timeout_s', 'answer_timeout_s'):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f'{name}: must be finite and > 0, got {value}')
@@ -59,7 +61,7 @@ class Sequence:
     def __init__(self, name, options=SequenceOptions()):
         self.name, self.options = name, options
         self.phase, self.since = WAITING, 0.0
-        self.pending = None                # command sent, answer not yet in
+        self.pending = None                # (command, phase on success, sent at t): answer not yet in
         self.failures = 0
         self.retry_at = -math.inf
         self.return_requested = False
@@ -83,6 +85,9 @@ class Sequence:
 
     def step(self, view, t):
         """The command to send now (None: nothing to do), given the UAV's latest view at time t (s)."""
+        if self.pending is not None and t - self.pending[2] > self.options.answer_timeout_s:
+            self.result(False, f'{self.pending[0]}: no answer within {self.options.answer_timeout_s:g} s', t,
+                        self.pending)
         if self.finished or self.pending is not None or t < self.retry_at:
             return None
         o, phase = self.options, self.phase
@@ -144,12 +149,15 @@ class Sequence:
         return self.waypoint == len(path) - 1 and near(self.waypoint)
 
     def _send(self, command, phase_on_success, t):
-        self.pending = (command, phase_on_success)
+        self.pending = (command, phase_on_success, t)
         return command
 
-    def result(self, ok, message, t):
-        """The bridge's answer to the pending command."""
-        command, phase = self.pending
+    def result(self, ok, message, t, sent=None):
+        """The bridge's answer to the pending command. `sent` (the pending tuple when the command went out) tells
+        a late answer to a command already given up on (ignored) from the answer to the current one."""
+        if self.pending is None or (sent is not None and sent is not self.pending):
+            return
+        command, phase, _ = self.pending
         self.pending = None
         if ok:
             self.times.setdefault(command, t)
@@ -186,18 +194,18 @@ class Supervisor(Node):
         for uav, seq in self.sequences.items():
             with self.lock:
                 client = None
-                if seq.pending is None:
-                    command = seq.step(self.monitor.view(uav), t)
-                    if command is not None:
-                        client = self.trigger_clients[(uav, command)]
-                        if not client.service_is_ready():         # bridge not up yet: ask again next tick
-                            seq.pending, client = None, None
+                command = seq.step(self.monitor.view(uav), t)    # also gives up on an answer that never came
+                if command is not None:
+                    client = self.trigger_clients[(uav, command)]
+                    if not client.service_is_ready():             # bridge not up yet: ask again next tick
+                        seq.pending, client = None, None
+                sent = seq.pending
                 self._drain(seq)
             if client is not None:
                 future = client.call_async(Trigger.Request())
-                future.add_done_callback(lambda f, seq=seq: self._answered(seq, f))
+                future.add_done_callback(lambda f, seq=seq, sent=sent: self._answered(seq, f, sent))
 
-    def _answered(self, seq, future):
+    def _answered(self, seq, future, sent):
         t = self.monitor.elapsed()
         try:
             response = future.result()
@@ -205,7 +213,7 @@ class Supervisor(Node):
         except Exception as err:                    # the service went away: count it as a failed attempt
             ok, message = False, f'{type(err).__name__}: {err}'
         with self.lock:
-            seq.result(ok, message, t)
+            seq.result(ok, message, t, sent)
             self._drain(seq)
 
     def _drain(self, seq):
