@@ -86,8 +86,7 @@ class Sequence:
     def step(self, view, t):
         """The command to send now (None: nothing to do), given the UAV's latest view at time t (s)."""
         if self.pending is not None and t - self.pending[2] > self.options.answer_timeout_s:
-            self.result(False, f'{self.pending[0]}: no answer within {self.options.answer_timeout_s:g} s', t,
-                        self.pending)
+            self.result(False, f'{self.pending[0]}: no answer within {self.options.answer_timeout_s:g} s', t)
         if self.finished or self.pending is not None or t < self.retry_at:
             return None
         o, phase = self.options, self.phase

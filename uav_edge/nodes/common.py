@@ -304,7 +304,8 @@ class GuardedPublisher:
 
 class ArrayPublisher:
     """Publishes (shape) arrays as Float64MultiArray with a fixed labelled layout (contract.make_array's),
-    built once: publish() only replaces the data (no per-message layout objects)."""
+    built once: publish() only replaces the data (no per-message layout objects). `publisher` is the
+    GuardedPublisher EdgeNode.array_publisher makes."""
 
     def __init__(self, publisher, labels, shape):
         self.publisher = publisher
@@ -312,12 +313,12 @@ class ArrayPublisher:
         self.msg = contract.make_array(np.zeros(self.shape), labels)
 
     def publish(self, values):
-        """Publish `values`; False if the middleware refused it (a GuardedPublisher reported it)."""
+        """Publish `values`; False if the middleware refused it (its GuardedPublisher reported it)."""
         data = np.asarray(values, dtype=float)
         if data.shape != self.shape:
             raise ValueError(f'values: expected shape {self.shape}, got {data.shape}')
         self.msg.data = array.array('d', np.ascontiguousarray(data, dtype=float).tobytes())
-        return self.publisher.publish(self.msg) is not False   # serialised here: the message object can be reused
+        return self.publisher.publish(self.msg)   # serialised here: the message object can be reused
 
 
 EXECUTORS = ('events', 'waitset')
