@@ -280,3 +280,23 @@ def test_generic_optimiser_finds_the_same_equilibrium():
     prices, _ = generic_equilibrium(g, follower='exact')
     demand, _ = game.follower_best_response(prices, g)
     np.testing.assert_allclose(game.rsu_utility(demand, prices, g), ours.rsu_utility, rtol=1e-5)
+
+
+def test_with_q_swaps_q_only_and_checks_it():
+    params = fixture_game(budget=[5, 5, 5], price_cap=[50, 50])
+    q = np.array([[30.0, 40.0], [31.0, 41.0], [32.0, 42.0]])
+    swapped = params.with_q(q)
+    built = GameParams(q=q, S=params.S, delta=params.delta, budget=params.budget, cost=params.cost,
+                       price_cap=params.price_cap)
+    for name in ('q', 'S', 'delta', 'budget', 'cost', 'price_cap'):
+        np.testing.assert_array_equal(getattr(swapped, name), getattr(built, name))
+    np.testing.assert_array_equal(params.q, np.broadcast_to([37.0, 38.0], (3, 2)))     # the original is unchanged
+    prices = np.array([[20.0, 25.0]] * 3)
+    np.testing.assert_array_equal(game.follower_best_response(prices, swapped)[0],
+                                  game.follower_best_response(prices, built)[0])
+    with pytest.raises(GameInputError, match=r'q\[1, 0\]: must be > 0'):
+        params.with_q([[30.0, 40.0], [0.0, 41.0], [32.0, 42.0]])
+    with pytest.raises(GameInputError, match=r'q: expected shape \(3, 2\)'):
+        params.with_q([[30.0, 40.0]])
+    with pytest.raises(GameInputError, match='finite'):
+        params.with_q([[np.nan, 40.0], [31.0, 41.0], [32.0, 42.0]])

@@ -41,6 +41,19 @@ def test_mean_path_gain_lies_between_nlos_and_los():
     assert np.all(mean <= channel.a2g_path_gain(d, h, True)) and np.all(mean >= channel.a2g_path_gain(d, h, False))
 
 
+def test_mean_path_gain_and_estimate_are_eqs_2_and_5_composed():
+    """The per-pose path (offsets taken once) equals the public functions composed term by term."""
+    uav = np.array([[0.0, 0.0, 100.0], [400.0, 300.0, 50.0], [5.0, 5.0, 10.5]])
+    ground = np.array([[10.0, 20.0, 10.0], [900.0, 0.0, 5.0]])
+    d = np.maximum(channel.distance_3d(uav, ground), 1.0)
+    h = np.maximum(channel.altitude_above(uav, ground), 1.0)
+    p_los = channel.los_probability(channel.elevation_angle_deg(uav, ground))
+    expected = p_los * channel.a2g_path_gain(d, h, True) + (1 - p_los) * channel.a2g_path_gain(d, h, False)
+    np.testing.assert_allclose(channel.a2g_mean_path_gain(uav, ground), expected, rtol=1e-13)
+    estimate = channel.LinkQualityEstimator(ground, uav[0], [20.0, 20.0], [-40.0, -45.0], [-100.0, -100.0])
+    np.testing.assert_allclose(estimate(uav[1])[0], p_los[1], rtol=1e-13)
+
+
 def test_estimate_below_the_antenna_is_finite_and_bad_input_names_the_parameter(world):
     low = np.array([100.0, 100.0, 0.0])          # on the ground, below a 10 m mast
     out = channel.estimated_link_quality(low, world.rsu_positions_m, low + [0, 0, 30], world.tx_power_dbm,

@@ -393,12 +393,20 @@ def a2g_mean_path_gain(uav_pos_m, ground_pos_m, params=A2G_DEFAULTS, min_distanc
     Distance and height above the ground node are floored at min_distance_m (the A2G model is not
     defined at or below the antenna) [A].
     """
+    return _los_and_mean_path_gain(uav_pos_m, ground_pos_m, params, min_distance_m)[1]
+
+
+def _los_and_mean_path_gain(uav_pos_m, ground_pos_m, params, min_distance_m):
+    """(Pr^LoS, E[l]) of a2g_mean_path_gain from one geometry: the pair offsets are checked and taken once, and
+    only the LoS gain of the LoS term and the NLoS gain of the NLoS term are computed (runs per pose)."""
     floor = float(_checked('min_distance_m', min_distance_m, low=0, low_open=True))
-    distance = np.maximum(distance_3d(uav_pos_m, ground_pos_m), floor)
-    height = np.maximum(altitude_above(uav_pos_m, ground_pos_m), floor)
-    p_los = los_probability(elevation_angle_deg(uav_pos_m, ground_pos_m), params)
-    return (p_los * a2g_path_gain(distance, height, True, params)
-            + (1.0 - p_los) * a2g_path_gain(distance, height, False, params))
+    offsets = _pair_offsets(uav_pos_m, ground_pos_m)
+    height = -offsets[..., 2]                                  # altitude_above
+    p_los = los_probability(np.degrees(np.arctan2(height, np.linalg.norm(offsets[..., :2], axis=-1))), params)
+    distance = np.maximum(np.linalg.norm(offsets, axis=-1), floor)
+    alpha_los, alpha_nlos = a2g_path_loss_exponents(np.maximum(height, floor), params)
+    return p_los, (p_los * large_scale_gain(distance, params.ref_gain_los, alpha_los)
+                   + (1.0 - p_los) * large_scale_gain(distance, params.ref_gain_nlos, alpha_nlos))
 
 
 def calibrated_channel_gain(uav_pos_m, ground_pos_m, reference_pos_m, reference_gain_db,
@@ -437,8 +445,8 @@ class LinkQualityEstimator:
 
     def __call__(self, uav_pos_m):
         """(Pr^LoS, gain g, SNR tau, q) per RSU at uav_pos_m (3,), each (M,); g and tau linear."""
-        p_los = los_probability(elevation_angle_deg(uav_pos_m, self.rsu_pos_m), self.params)
-        gain = self.gain_per_mean * a2g_mean_path_gain(uav_pos_m, self.rsu_pos_m, self.params, self.min_distance_m)
+        p_los, mean_path_gain = _los_and_mean_path_gain(uav_pos_m, self.rsu_pos_m, self.params, self.min_distance_m)
+        gain = self.gain_per_mean * mean_path_gain
         tau = snr(self.tx_power_w, gain, self.noise_w)
         return p_los, gain, tau, spectral_efficiency(tau)
 

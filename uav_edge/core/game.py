@@ -57,6 +57,15 @@ class GameParams:
             value.setflags(write=False)
             object.__setattr__(self, name, value)
 
+    def with_q(self, q) -> 'GameParams':
+        """The same game with another q of the same shape; only q is validated (the rest already was)."""
+        q = _as_array('q', q, shape=self.q.shape)
+        _require('q', q, q > 0, 'must be > 0')
+        q.setflags(write=False)
+        new = object.__new__(GameParams)
+        new.__dict__.update(self.__dict__, q=q)
+        return new
+
     @property
     def num_uavs(self) -> int:
         return self.q.shape[0]

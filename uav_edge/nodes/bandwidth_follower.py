@@ -32,11 +32,10 @@ class BandwidthFollower(EdgeNode):
         self.index = self.param('uav_index', 0)
         self.rsu_names = self.param_names('rsu_names')
         J = len(self.rsu_names)
-        self.S = np.array(self.param_array('S'))
-        self.delta = self.param('delta', 15.0)
-        self.budget = self.param('budget', 7.5)
-        self.cost = np.array(self.param_array('cost'))
-        self.price_cap = np.array(self.param_array('price_cap'))
+        # This UAV's game, checked once here (a bad S, cost or price cap fails at start); q is swapped per solve.
+        self.game = game.GameParams(q=np.ones((1, J)), S=[self.param_array('S')], delta=[self.param('delta', 15.0)],
+                                    budget=[self.param('budget', 7.5)], cost=self.param_array('cost'),
+                                    price_cap=self.param_array('price_cap'))
         self.stale_after_s = self.param('stale_after_s', 1.5)
         self.hysteresis = self.param('migration_hysteresis', 0.2)
         self.min_q = self.param('min_spectral_efficiency', 1e-3)
@@ -122,13 +121,11 @@ class BandwidthFollower(EdgeNode):
 
     def best_response(self, available):
         """This UAV's exact best response among the available RSUs (reused while its inputs are unchanged)."""
-        prices = np.where(available, self.prices, self.price_cap)
+        prices = np.where(available, self.prices, self.game.price_cap)
         key = (self.q.tobytes(), prices.tobytes(), available.tobytes())
         if key == self._solved:
             return self.demand
-        q = np.where(available, self.q, 1.0)[None]
-        params = game.GameParams(q=q, S=self.S[None], delta=[self.delta], budget=[self.budget], cost=self.cost,
-                                 price_cap=self.price_cap)
+        params = self.game.with_q(np.where(available, self.q, 1.0)[None])
         if not available.all():
             params = market.restrict_to_available(params, available)
         try:
