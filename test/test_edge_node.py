@@ -1,7 +1,7 @@
 """EdgeNode conditions: the status shows the latest text; the log gets a line when a condition becomes active or
 changes level, not each time a live value in its text changes (that logged on every check before).
 A publish the middleware refuses is counted and reported as ERROR, and the node goes on (it used to raise out of
-the callback and end the node)."""
+the callback and end the node). A node whose parameters contradict each other fails at start, naming them."""
 import numpy as np
 import pytest
 
@@ -78,3 +78,19 @@ def test_diagnostics_phases_spread_the_default_graph_over_the_period():
     assert len(phases) == 35 and all(0.0 <= p < 1.0 for p in phases)
     window = max(int(np.sum((phases >= p) & (phases < p + 0.1))) for p in phases)
     assert window <= 8, f'{window} of 35 nodes publish within 0.1 of a period'
+
+
+def test_a_follower_with_inconsistent_game_parameters_fails_at_start_naming_them(domain_id):
+    from rclpy.parameter import Parameter
+
+    from uav_edge.nodes.bandwidth_follower import BandwidthFollower
+
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=domain_id)
+    try:
+        overrides = [Parameter('rsu_names', value=['rsu0', 'rsu1']), Parameter('S', value=[0.4]),
+                     Parameter('cost', value=[1.0, 1.0]), Parameter('price_cap', value=[50.0, 50.0])]
+        with pytest.raises(ValueError, match=r'/bandwidth_follower parameters .*S: expected shape \(1, 2\)'):
+            BandwidthFollower(namespace='/uav0', parameter_overrides=overrides, context=context)
+    finally:
+        rclpy.try_shutdown(context=context)

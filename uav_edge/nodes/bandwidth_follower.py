@@ -33,9 +33,13 @@ class BandwidthFollower(EdgeNode):
         self.rsu_names = self.param_names('rsu_names')
         J = len(self.rsu_names)
         # This UAV's game, checked once here (a bad S, cost or price cap fails at start); q is swapped per solve.
-        self.game = game.GameParams(q=np.ones((1, J)), S=[self.param_array('S')], delta=[self.param('delta', 15.0)],
-                                    budget=[self.param('budget', 7.5)], cost=self.param_array('cost'),
-                                    price_cap=self.param_array('price_cap'))
+        try:
+            self.game = game.GameParams(q=np.ones((1, J)), S=[self.param_array('S')],
+                                        delta=[self.param('delta', 15.0)], budget=[self.param('budget', 7.5)],
+                                        cost=self.param_array('cost'), price_cap=self.param_array('price_cap'))
+        except game.GameInputError as err:
+            raise ValueError(f'{self.get_fully_qualified_name()} parameters (rsu_names, S, delta, budget, cost, '
+                             f'price_cap): {err}') from None
         self.stale_after_s = self.param('stale_after_s', 1.5)
         self.hysteresis = self.param('migration_hysteresis', 0.2)
         self.min_q = self.param('min_spectral_efficiency', 1e-3)
