@@ -12,7 +12,7 @@ torch = pytest.importorskip('torch')
 from uav_edge.core import offload                                   # noqa: E402
 from uav_edge.core.offload_config import load_seed1_config          # noqa: E402
 from uav_edge.learn import seed1                                    # noqa: E402
-from uav_edge.learn.export_seed1 import action_maps, export_td3_actor   # noqa: E402
+from uav_edge.learn.export_seed1 import action_maps, export_actor   # noqa: E402
 from uav_edge.learn.reproduce_seed1 import check_claims, confidence_interval   # noqa: E402
 from uav_edge.policy.offload_policy import PolicyError, load_offload_policy   # noqa: E402
 
@@ -55,7 +55,7 @@ def test_tiny_training_records_curves_and_reward_scale(tiny_td3):
 
 def test_onnx_actor_equals_sb3_actor_and_runtime_policy(tiny_td3, tmp_path):
     model = tiny_td3.model
-    path, card_path, diff = export_td3_actor(model, CONFIG.params, str(tmp_path / 'seed1_td3.onnx'))
+    path, card_path, diff = export_actor(model, CONFIG.params, str(tmp_path / 'seed1_td3.onnx'))
     assert diff < ONNX_TOLERANCE
     card = json.load(open(card_path))
     assert card['observation']['size'] == 51 and card['action']['size'] == 66
@@ -98,6 +98,30 @@ def test_onnx_actor_equals_sb3_actor_and_runtime_policy(tiny_td3, tmp_path):
     assert os.path.getsize(path) > 0
 
 
+def test_ppo_policy_exports_with_the_same_layouts_and_clips_like_sb3_predict(tmp_path):
+    env = seed1.make_training_env(CONFIG.params, 0)
+    ppo = seed1.build_model('ppo', env, CONFIG.learning, 0)
+    with torch.no_grad():          # push some means outside [-1, 1]: the graph must clip them as predict() does
+        ppo.policy.action_net.bias[:33] += 3.0
+        ppo.policy.action_net.bias[33:] -= 3.0
+    path, card_path, diff = export_actor(ppo, CONFIG.params, str(tmp_path / 'seed1_ppo.onnx'))
+    assert diff < ONNX_TOLERANCE
+    card = json.load(open(card_path))
+    assert card['policy'] == 'seed1_ppo' and card['action']['size'] == 66 and card['observation']['size'] == 51
+    obs, _ = seed1.OffloadEnv(CONFIG.params).reset(seed=3)
+    policy = load_offload_policy(CONFIG.params, 'onnx', path, fallback=False)
+    sb3 = ppo.predict(obs, deterministic=True)[0]
+    assert np.any(sb3 == 1.0) and np.any(sb3 == -1.0)
+    assert policy.mode == 'onnx' and np.allclose(policy.action(obs), sb3, atol=ONNX_TOLERANCE)
+    # a card naming another policy family is refused
+    card['policy'] = 'seed0_tiny_madrl'
+    json.dump(card, open(card_path, 'w'))
+    with pytest.raises(PolicyError, match='seed-1 policy'):
+        load_offload_policy(CONFIG.params, 'onnx', path, fallback=False)
+    with pytest.raises(ValueError, match='DDPG'):
+        export_actor(seed1.build_model('ddpg', env, CONFIG.learning, 0), CONFIG.params, str(tmp_path / 'x.onnx'))
+
+
 def test_confidence_interval_and_claim_checks():
     mean, half = confidence_interval([1.0, 2.0, 3.0])
     assert mean == 2.0 and half == pytest.approx(4.302653 / np.sqrt(3), rel=1e-5)   # t_{0.975, 2}
@@ -110,12 +134,14 @@ def test_confidence_interval_and_claim_checks():
     assert not check_claims({'fig3': f3})['R3.2']['holds']
 
 
-SHIPPED = os.path.join(os.path.dirname(__file__), '..', 'models', 'seed1_td3.onnx')
+MODELS = os.path.join(os.path.dirname(__file__), '..', 'models')
 
 
-@pytest.mark.skipif(not os.path.isfile(SHIPPED), reason='models/seed1_td3.onnx not shipped')
-def test_shipped_model_loads_and_beats_the_hover_fallback():
-    policy = load_offload_policy(CONFIG.params, 'onnx', SHIPPED, fallback=False)
+@pytest.mark.parametrize('name', ['seed1_td3', 'seed1_ppo'])
+def test_shipped_model_loads_and_beats_the_hover_fallback(name):
+    path = os.path.join(MODELS, f'{name}.onnx')
+    policy = load_offload_policy(CONFIG.params, 'onnx', path, fallback=False)
+    assert policy.actor.card['policy'] == name
     hover = load_offload_policy(CONFIG.params, 'heuristic')
     returns = []
     for pol in (policy, hover):

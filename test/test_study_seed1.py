@@ -25,12 +25,15 @@ def tiny_study(tmp_path_factory):
 
 def test_tiny_study_writes_files_and_selects_on_validation(tiny_study):
     out = tiny_study
-    for name in ('summary.json', 'study.png', 'progress.log', 'study_config.json', 'models/td3_s0_selected.zip'):
+    for name in ('summary.json', 'study.png', 'progress.log', 'study_config.json', 'models/td3_s0_selected.zip',
+                 'models/ppo_s0_selected.zip'):
         assert os.path.getsize(os.path.join(out, name)) > 0, name
+    assert not os.path.exists(os.path.join(out, 'models', 'ddpg_s0_selected.zip'))   # only exportable policies kept
     summary = json.load(open(os.path.join(out, 'summary.json')))
     assert set(summary['algos']) == {'td3', 'ddpg', 'ppo'}
     assert summary['study']['overrides']['learning.actor_lr'] == pytest.approx(3e-4)   # '3e-4' read as a float
     assert summary['td3_selected_model']['seed'] == 0 and summary['hover_heuristic']['return']['mean'] > 0
+    assert summary['ppo_selected_model']['path'].endswith('ppo_s0_selected.zip')
     for algo in ('td3', 'ddpg', 'ppo'):
         run = json.load(open(os.path.join(out, 'runs', f'{algo}_s0.json')))
         curve, sel, last = run['curve'], run['selected'], run['last']

@@ -39,11 +39,11 @@ def bench_seed1(quick=False):
     with tempfile.TemporaryDirectory() as tmp:
         path, source = os.path.abspath(MODEL), 'models/seed1_td3.onnx'
         if not os.path.isfile(path):
-            from uav_edge.learn.export_seed1 import export_td3_actor
+            from uav_edge.learn.export_seed1 import export_actor
             from uav_edge.learn.seed1 import build_model, make_training_env
 
             model = build_model('td3', make_training_env(params, 0), load_seed1_config().learning, 0)
-            path, _, _ = export_td3_actor(model, params, os.path.join(tmp, 'seed1_td3.onnx'), samples=8)
+            path, _, _ = export_actor(model, params, os.path.join(tmp, 'seed1_td3.onnx'), samples=8)
             source = 'untrained actor (no models/seed1_td3.onnx)'
         # torch eager with the same weights, rebuilt from the ONNX initialisers (Linear-ReLU-Linear-ReLU-Linear-Tanh)
         weights = [numpy_helper.to_array(t) for t in onnx.load(path).graph.initializer]

@@ -17,8 +17,9 @@ Runs are ordered off-policy first (td3 s3, ddpg s3, td3 s4, ...), then PPO, so a
 Writes <out>/runs/<algo>_s<seed>.json as runs finish (an interrupted study resumes; finished runs are skipped),
 <out>/progress.log (one line per evaluation), <out>/summary.json (per algorithm: per seed and mean +- 95 %
 t-interval of last / selected test return, sum Q, penalties; Welch t-tests TD3 vs each baseline; CPU seconds),
-<out>/study.png (validation curves with CI bands; test returns with CI error bars) and, for TD3, the selected
-policy of the seed with the best validation return as <out>/models/td3_s<seed>_selected.zip (others deleted).
+<out>/study.png (validation curves with CI bands; test returns with CI error bars) and, for TD3 and PPO (the
+exportable policies, uav_edge.learn.export_seed1), the selected policy of the seed with the best validation return
+as <out>/models/<algo>_s<seed>_selected.zip (the other seeds' zips are deleted).
 """
 import argparse
 import json
@@ -28,6 +29,8 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+
+SAVED_ALGOS = ('td3', 'ppo')     # algorithms whose selected policy is kept for export
 
 from uav_edge.learn.seed1 import ALGORITHMS
 from uav_edge.learn.study import load_runs, mean_ci, paired, welch, summary as summary_stat
@@ -160,7 +163,7 @@ def _job(args):
             fh.write(line + '\n')
 
     log(f'{algo} s{seed}: start')
-    save = os.path.join(out_dir, 'models', f'td3_s{seed}_selected.zip') if algo == 'td3' else None
+    save = os.path.join(out_dir, 'models', f'{algo}_s{seed}_selected.zip') if algo in SAVED_ALGOS else None
     result = run_one(algo, seed, study, save, log)
     with open(path + '.tmp', 'w') as fh:
         json.dump(result, fh)
@@ -216,26 +219,30 @@ def summarise(runs, study: StudyConfig, hover=None):
     if hover:
         summary['hover_heuristic'] = {'seeds': sorted(hover), **{k: summary_stat([hover[s][k] for s in sorted(hover)])
                                                                  for k in ('return', 'revenue', 'penalty')}}
-    td3 = runs.get('td3', {})
-    if td3:
-        best = max(sorted(td3), key=lambda s: td3[s]['selected']['val_return'])
-        summary['td3_selected_model'] = {'seed': best, 'path': td3[best].get('model'),
-                                         'val_return': td3[best]['selected']['val_return'],
-                                         'test_return': td3[best]['selected']['return']}
+    for algo in SAVED_ALGOS:
+        done = runs.get(algo, {})
+        if done:
+            best = max(sorted(done), key=lambda s: done[s]['selected']['val_return'])
+            summary[f'{algo}_selected_model'] = {'seed': best, 'path': done[best].get('model'),
+                                                 'val_return': done[best]['selected']['val_return'],
+                                                 'test_return': done[best]['selected']['return']}
     return summary
 
 
 def prune_models(runs, summary, out_dir):
-    """Keep only the best-validation seed's selected TD3 zip (the others are not needed for export)."""
-    keep = (summary.get('td3_selected_model') or {}).get('path')
+    """Per saved algorithm keep only the best-validation seed's selected zip (the others are not needed for export)."""
     model_dir = os.path.join(out_dir, 'models')
-    if not keep or not os.path.isdir(model_dir):
+    if not os.path.isdir(model_dir):
         return
-    for name in os.listdir(model_dir):
-        path = os.path.join(model_dir, name)
-        if name.startswith('td3_s') and name.endswith('_selected.zip') and \
-                os.path.abspath(path) != os.path.abspath(keep):
-            os.remove(path)
+    for algo in SAVED_ALGOS:
+        keep = (summary.get(f'{algo}_selected_model') or {}).get('path')
+        if not keep:
+            continue
+        for name in os.listdir(model_dir):
+            path = os.path.join(model_dir, name)
+            if name.startswith(f'{algo}_s') and name.endswith('_selected.zip') and \
+                    os.path.abspath(path) != os.path.abspath(keep):
+                os.remove(path)
 
 
 # --- figure --------------------------------------------------------------------------------------

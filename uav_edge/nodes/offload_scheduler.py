@@ -11,7 +11,8 @@ scenario user, D2D at `d2d_distance_m`. With the energy alarm raised the lowest 
 Without a fresh pose nothing is offloaded to the UAV (eps_uav = 0; the split is between D2D and local)
 and diagnostics say so.
 
-policy 'onnx': the shipped seed-1 TD3 actor (models/seed1_td3.onnx, or `model_path`) through
+policy 'onnx': the shipped seed-1 TD3 actor (models/seed1_td3.onnx; `model_path` selects another, e.g. the
+PPO baseline's models/seed1_ppo.onnx, which scores higher on held-out periods) through
 uav_edge.policy.offload_policy. The actor is centralised (one state and one action for all K UAVs);
 every UAV's scheduler runs the same actor on the same telemetry and publishes its own row
 (decentralised execution). The world the policy serves at runtime:

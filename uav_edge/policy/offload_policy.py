@@ -1,4 +1,5 @@
-"""Runtime seed-1 offload scheduler policy: the exported TD3 actor (onnxruntime) or the analytic fallback.
+"""Runtime seed-1 offload scheduler policy: an exported actor (onnxruntime; TD3, or the PPO baseline, which
+shares its layouts) or the analytic fallback.
 
 No torch. The twin (uav_edge.core.offload) turns live telemetry into the actor's state (28) and the
 actor's output back into physical decisions (29):
@@ -23,7 +24,7 @@ from uav_edge.policy.onnx_policy import (CARD_FORMAT, SUPPORTED_OPSETS, PolicyEr
                                          card_path_for)
 
 INPUT_NAME, ACTION_NAME = 'observation', 'action'
-POLICY_NAME = 'seed1_td3'
+POLICY_NAMES = {'td3': 'seed1_td3', 'ppo': 'seed1_ppo'}     # a card's 'policy' field, per exported algorithm
 # Seed1Params fields that change the meaning of the state or the action: must match the card exactly.
 _LAYOUT_FIELDS = ('num_busy_uds', 'num_idle_uds', 'num_uavs', 'area_m', 'altitude_max_m', 'task_bits_max',
                   'cycles_per_bit_max', 'battery_j', 'busy_cpu_max_hz', 'idle_cpu_max_hz', 'uav_cpu_max_hz',
@@ -46,8 +47,9 @@ class OnnxOffloadActor:
                 self.card = json.load(fh)
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise PolicyError(f'{self.card_path}: model card is not valid JSON ({err})') from None
-        if self.card.get('format') != CARD_FORMAT or self.card.get('policy') != POLICY_NAME:
-            raise PolicyError(f'{self.card_path}: not a {CARD_FORMAT} card of a {POLICY_NAME} policy')
+        if self.card.get('format') != CARD_FORMAT or self.card.get('policy') not in POLICY_NAMES.values():
+            raise PolicyError(f'{self.card_path}: not a {CARD_FORMAT} card of a seed-1 policy '
+                              f'({" or ".join(POLICY_NAMES.values())})')
         if self.card.get('sha256') and file_sha256(self.model_path) != self.card['sha256']:
             raise PolicyError(f'{self.model_path}: file does not match its card (sha256 differs)')
         opset = _model_opset(self.model_path) or self.card.get('onnx', {}).get('opset')
