@@ -21,8 +21,11 @@ response to the pose's q (core.channel.estimated_link_quality) at prices the fol
 answer. p50 / p99 over all UAVs and samples; poses unanswered within ANSWER_WINDOW_S are counted.
 bench_market_rate: for increasing round rates, poses at 10 Hz, the market runs for a few seconds; a rate
 is sustained when no leader missed a round (its own count, reported in /diagnostics: a round > 1.5
-periods after the previous one), the probe received >= 95 % of the rounds' prices, and every follower
-answered >= 99 % of the rounds with a demand before the next round.
+periods after the previous one), the bench's passive readers received >= 95 % of the rounds' prices, and
+every follower answered >= 99 % of the rounds with a demand sent before the next round's prices were sent
+(the publishers' source timestamps, so the instrument's own delivery delay cannot move an answer across a
+round boundary: with the probe's callback clock, in one process, answers the follower had already sent were
+counted as missing and 5 Hz failed in one run).
 """
 import os
 import tempfile
@@ -285,6 +288,17 @@ def _percentiles(latencies):
 
 # --- market round rate ----------------------------------------------------------------------------
 
+def answered_fraction(rounds, demands):
+    """Share of (round, UAV) pairs in which the UAV sent a demand after the round's prices and before the next
+    round's (rounds: sorted send times of one RSU's prices; demands: per UAV, send times of its demands)."""
+    rounds = np.asarray(rounds, dtype=float)
+    if rounds.size < 2 or not demands:
+        return 0.0
+    per_uav = [[np.any((d > a) & (d < b)) for a, b in zip(rounds[:-1], rounds[1:])]
+               for d in map(np.asarray, demands)]
+    return float(np.mean(per_uav))
+
+
 def _run_rate(deploy, rate_hz, run_s):
     """Run the market at rate_hz for run_s seconds; the counters that decide whether it was sustained."""
     from uav_edge.nodes.probe import wait_for
@@ -297,29 +311,24 @@ def _run_rate(deploy, rate_hz, run_s):
         start = wait_for(lambda: (market.publish_poses(), market.leader_counters(after=t0))[1], 10, poll_s=0.1,
                          what='leader counters')
         load = _load_note()
-        with probe.lock:
-            probe.arrivals.clear()
-            probe.keep_arrivals = True
-        t1 = time.perf_counter()
+        for recorder in market.recorders.values():      # drop what was recorded while starting
+            recorder.drain()
+        t1, wall1 = time.perf_counter(), time.time()
         while time.perf_counter() - t1 < run_s:
             market.publish_poses()
             time.sleep(0.1)
-        t2 = time.perf_counter()
-        with probe.lock:
-            probe.keep_arrivals = False
-            arrivals = {t: [a for a, _ in v] for t, v in probe.arrivals.items()}
+        t2, wall2 = time.perf_counter(), time.time()
+        # when each message was SENT (its publisher's source timestamp), so the instrument's own delivery delay
+        # (in one process the probe's callbacks queue behind the nodes') cannot move an answer across a round
+        sent = {t: np.array([tx for _, tx, _ in r.drain()]) for t, r in market.recorders.items()}
+        arrivals = {t: np.sort(v[(v >= wall1) & (v < wall2)]) for t, v in sent.items()}
         end = wait_for(lambda: (market.publish_poses(), market.leader_counters(after=t2))[1], 10, poll_s=0.1,
                        what='leader counters')
     leader_hz = min(end[r][0] - start[r][0] for r in w.rsu_names) / (t2 - t0 + 1.0)   # diagnostics ~1 s apart
     missed = sum(end[r][1] - start[r][1] for r in w.rsu_names)
-    rounds = np.array(arrivals.get(f'/{w.rsu_names[0]}/prices', []))
-    received_hz = min(len(arrivals.get(f'/{r}/prices', [])) for r in w.rsu_names) / (t2 - t1)
-    answered = []                     # per (round, UAV): a demand arrived before the next round's prices
-    for u in w.uav_names:
-        demand = np.array(arrivals.get(f'/{u}/demand', []))
-        if rounds.size > 1:
-            answered.append(np.array([np.any((demand > a) & (demand < b)) for a, b in zip(rounds[:-1], rounds[1:])]))
-    answered = float(np.mean(answered)) if answered else 0.0
+    rounds = arrivals[f'/{w.rsu_names[0]}/prices']
+    received_hz = min(len(arrivals[f'/{r}/prices']) for r in w.rsu_names) / (t2 - t1)
+    answered = answered_fraction(rounds, [arrivals[f'/{u}/demand'] for u in w.uav_names])
     gaps = np.diff(rounds) if rounds.size > 1 else np.array([np.inf])
     sustained = missed == 0 and received_hz >= 0.95 * rate_hz and answered >= 0.99
     return {'rate_hz': rate_hz, 'received_hz': round(received_hz, 2), 'leader_hz': round(leader_hz, 2),
