@@ -10,7 +10,7 @@ measured ONNX-vs-torch difference. Shared helpers (hash, opset, card writing) co
 uav_edge.learn.export (the seed-0 exporter).
 
     python -m uav_edge.learn.export_seed1 --model results/seed1/models/td3_seed0.zip --out models/seed1_td3.onnx
-    python -m uav_edge.learn.export_seed1 --algo ppo --model results/seed1_budget/models/ppo_s20_selected.zip \
+    python -m uav_edge.learn.export_seed1 --algo ppo --model results/seed1_budget_ppo/models/ppo_s20_selected.zip \
         --out models/seed1_ppo.onnx
 """
 import argparse
