@@ -105,17 +105,20 @@ def heuristic_row(world, xyz):
     return np.array([*d.split, d.uav_cpu_hz, 2.3e6, d.uav_energy_j / SLOT_S, d.completion_s])
 
 
-def test_each_uav_publishes_its_row_of_the_td3_decision_for_the_live_telemetry(domain_id, seed1):
+@pytest.mark.parametrize('model_path', [None, 'models/seed1_ppo.onnx'], ids=['td3', 'ppo'])
+def test_each_uav_publishes_its_row_of_the_learned_decision_for_the_live_telemetry(domain_id, seed1, model_path):
+    """The scenario's model (the shipped TD3), or the shipped PPO named by a relative `model_path` (found in the
+    package share whatever the working directory)."""
     params, layout = seed1
     positions = layout.uav_start_m                          # a state the actor was trained from
-    run = Graph(domain_id, 5)
+    run = Graph(domain_id, 5, **({'model_path': model_path} if model_path else {}))
     try:
         uavs = run.world.uav_names
-        run.wait(lambda: all(using(run.status(u), 'onnx', OK) for u in uavs), positions, SOC, 'TD3 in use on all')
+        run.wait(lambda: all(using(run.status(u), 'onnx', OK) for u in uavs), positions, SOC, 'actor in use on all')
         rows = run.fresh_rows(uavs, positions, SOC)
         assert all(using(run.status(u), 'onnx', OK) for u in uavs)
         # the same telemetry through offload_policy directly
-        policy = load_offload_policy(params, 'onnx', MODEL, fallback=False)
+        policy = load_offload_policy(params, 'onnx', ROOT / (model_path or MODEL), fallback=False)
         task_bits = np.full(params.num_busy_uds, DATA_BITS)
         decision = policy.decide(layout.busy_pos_m, task_bits, CYCLES_PER_BIT, positions, SOC * params.battery_j)
         for k, row in enumerate(rows):

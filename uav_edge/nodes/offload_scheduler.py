@@ -39,7 +39,7 @@ from std_msgs.msg import Bool, Float64MultiArray
 from uav_edge.core import channel, offload, offload_heuristic
 from uav_edge.nodes import contract
 from uav_edge.nodes.common import OK, WARN, EdgeNode, main_for
-from uav_edge.resources import package_file
+from uav_edge.resources import given_or_shipped
 
 SHIPPED_MODEL = 'models/seed1_td3.onnx'
 SEED1_CONFIG = 'config/seed1/default.yaml'
@@ -58,8 +58,8 @@ class OffloadScheduler(EdgeNode):
         self.d2d_distance_m = self.param('d2d_distance_m', 30.0)
         self.stale_after_s = self.param('stale_after_s', 2.0)
         self.policy_name = self.param('policy', 'heuristic')
-        self.model_path = self.param('model_path', '') or package_file(SHIPPED_MODEL)
-        self.seed1_config = self.param('seed1_config', '') or package_file(SEED1_CONFIG)
+        self.model_path = given_or_shipped(self.param('model_path', ''), SHIPPED_MODEL)
+        self.seed1_config = given_or_shipped(self.param('seed1_config', ''), SEED1_CONFIG)
         self.uav_names = self.param_names('uav_names')
         self.seed1_origin_m = np.array(self.param_array('seed1_origin_m') or [0.0, 0.0, 0.0])
         self.box_margin_m = self.param('box_margin_m', 5.0)

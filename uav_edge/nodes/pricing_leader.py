@@ -30,7 +30,7 @@ from std_msgs.msg import Float64MultiArray
 from uav_edge.core import game, market
 from uav_edge.nodes import contract
 from uav_edge.nodes.common import OK, WARN, EdgeNode, main_for
-from uav_edge.resources import package_file
+from uav_edge.resources import given_or_shipped
 
 _Q = contract.CHANNEL_FIELDS.index('spectral_efficiency')
 _MIN_Q = 1e-12          # bit/s/Hz; the game needs q > 0
@@ -52,7 +52,7 @@ class PricingLeader(EdgeNode):
         self.period = self.param('round_period_s', 0.5)
         self.stale_after_s = self.param('stale_after_s', 1.5)
         self.policy_name = self.param('policy', 'analytic')
-        self.model_path = self.param('model_path', '') or package_file(SHIPPED_MODEL)
+        self.model_path = given_or_shipped(self.param('model_path', ''), SHIPPED_MODEL)
         self.history = deque(maxlen=self.param('history_length', 8))
         self.own = np.full(I, 0.5 * (self.cost[self.j] + self.price_cap[self.j]))
         self.others = np.full((I, J), np.nan)
