@@ -30,10 +30,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-SAVED_ALGOS = ('td3', 'ppo')     # algorithms whose selected policy is kept for export
-
 from uav_edge.learn.seed1 import ALGORITHMS
 from uav_edge.learn.study import load_runs, mean_ci, paired, welch, summary as summary_stat
+
+SAVED_ALGOS = ('td3', 'ppo')     # algorithms whose selected policy is kept for export
 
 VAL_SEED, VAL_STRIDE, TEST_SEED = 30_000, 97, 20_000
 OFF_POLICY = ('td3', 'ddpg')

@@ -305,7 +305,7 @@ def _run_rate(deploy, rate_hz, run_s):
 
     period = 1.0 / rate_hz
     with _market(deploy, period) as market:
-        w, probe = market.world, market.probe
+        w = market.world
         market.wait_ready(120)
         t0 = time.perf_counter()
         start = wait_for(lambda: (market.publish_poses(), market.leader_counters(after=t0))[1], 10, poll_s=0.1,
