@@ -320,15 +320,17 @@ def _run_rate(deploy, rate_hz, run_s):
         t2, wall2 = time.perf_counter(), time.time()
         # when each message was SENT (its publisher's source timestamp), so the instrument's own delivery delay
         # (in one process the probe's callbacks queue behind the nodes') cannot move an answer across a round
-        sent = {t: np.array([tx for _, tx, _ in r.drain()]) for t, r in market.recorders.items()}
-        arrivals = {t: np.sort(v[(v >= wall1) & (v < wall2)]) for t, v in sent.items()}
+        sent = {}
+        for topic, recorder in market.recorders.items():
+            tx = np.array([tx for _, tx, _ in recorder.drain()])
+            sent[topic] = np.sort(tx[(tx >= wall1) & (tx < wall2)])
         end = wait_for(lambda: (market.publish_poses(), market.leader_counters(after=t2))[1], 10, poll_s=0.1,
                        what='leader counters')
     leader_hz = min(end[r][0] - start[r][0] for r in w.rsu_names) / (t2 - t0 + 1.0)   # diagnostics ~1 s apart
     missed = sum(end[r][1] - start[r][1] for r in w.rsu_names)
-    rounds = arrivals[f'/{w.rsu_names[0]}/prices']
-    received_hz = min(len(arrivals[f'/{r}/prices']) for r in w.rsu_names) / (t2 - t1)
-    answered = answered_fraction(rounds, [arrivals[f'/{u}/demand'] for u in w.uav_names])
+    rounds = sent[f'/{w.rsu_names[0]}/prices']
+    received_hz = min(len(sent[f'/{r}/prices']) for r in w.rsu_names) / (t2 - t1)
+    answered = answered_fraction(rounds, [sent[f'/{u}/demand'] for u in w.uav_names])
     gaps = np.diff(rounds) if rounds.size > 1 else np.array([np.inf])
     sustained = missed == 0 and received_hz >= 0.95 * rate_hz and answered >= 0.99
     return {'rate_hz': rate_hz, 'received_hz': round(received_hz, 2), 'leader_hz': round(leader_hz, 2),
