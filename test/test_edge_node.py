@@ -94,3 +94,49 @@ def test_a_follower_with_inconsistent_game_parameters_fails_at_start_naming_them
             BandwidthFollower(namespace='/uav0', parameter_overrides=overrides, context=context)
     finally:
         rclpy.try_shutdown(context=context)
+
+
+def test_aligned_wait_is_to_the_next_instant_of_the_grid():
+    from uav_edge.nodes.common import aligned_wait_ns
+
+    period, offset = 100, 30                                   # instants ..., 30, 130, 230, ...
+    assert aligned_wait_ns(0, period, offset) == 30
+    assert aligned_wait_ns(130, period, offset) == 100         # on an instant: the next one, not 0
+    assert aligned_wait_ns(135, period, offset) == 95          # 5 late: the next instant keeps the grid
+    assert aligned_wait_ns(129, period, offset) == 101         # a hair early: not a second call at 130
+    assert aligned_wait_ns(225, period, offset) == 105         # 95 late (> 0.9 period): skip to 330
+
+
+@pytest.mark.parametrize('executor', ['events', 'waitset'])
+def test_aligned_ticks_keep_their_instants_after_a_late_start(domain_id, executor):
+    """The first tick comes late (the executor starts spinning 40 ms after it was due, as in a busy one-process
+    graph); the later ticks must fall back on k * period + phase. A periodic timer made at the late first tick
+    kept the lateness for good (one-process market: leaders' rounds 12-43 ms after their instants)."""
+    import time
+
+    from uav_edge.nodes.common import make_executor
+
+    period, phase = 0.1, 0.3
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=domain_id)
+    try:
+        node = EdgeNode('aligned_test', context=context)
+        ticks = []
+        node.aligned_timer(period, lambda: ticks.append(node.now_s()), phase=phase)
+        executor = make_executor(context, executor)
+        executor.add_node(node)
+        now = node.now_s()
+        first = (np.floor((now - phase * period) / period) + 1) * period + phase * period
+        time.sleep(max(0.0, first - now) + 0.04)             # the first instant passes while nothing spins
+        end = time.monotonic() + 1.2
+        while time.monotonic() < end:
+            executor.spin_once(timeout_sec=0.05)
+        late_ms = 1e3 * ((np.array(ticks) - phase * period) % period)
+        assert len(ticks) >= 8, ticks
+        assert late_ms[0] >= 35.0                              # the late start happened
+        assert np.median(late_ms[1:]) < 10.0, late_ms.round(1)  # and the later ticks are back on the grid
+        assert np.all(np.diff(ticks) > 0.5 * period)           # never two ticks back to back
+        executor.shutdown(timeout_sec=1.0)
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
