@@ -62,11 +62,20 @@ def test_options_num_uavs_policy_round_period_and_subsets():
     assert leader['stale_after_s'] == pytest.approx(0.3)
 
 
+def test_rsu_rounds_are_spread_over_the_first_part_of_the_round_before_the_followers_answer():
+    specs = graph.build_graph(graph.load_scenario('default'), graph.GraphOptions(kinds=('pricing_leader',)))
+    phases = [s.parameters['round_phase'] for s in specs]
+    assert phases == pytest.approx([0.0, 0.04, 0.08, 0.12, 0.16])       # 5 RSUs over leader_spread = 0.2
+    together = graph.build_graph(graph.load_scenario('default'),
+                                 graph.GraphOptions(kinds=('pricing_leader',), leader_spread=0.0))
+    assert {s.parameters['round_phase'] for s in together} == {0.0}
+
+
 @pytest.mark.parametrize('bad, match', [
     (dict(sim='gazebo'), 'sim'), (dict(policy='magic'), 'policy'), (dict(num_uavs=0), 'num_uavs'),
     (dict(round_period_s=float('nan')), 'round_period_s'), (dict(kinds=('radar',)), 'kinds'),
     (dict(first_instance=250), 'first_instance'), (dict(flight_rate_hz=0.5), 'flight_rate_hz'),
-    (dict(takeoff_altitude_m=float('inf')), 'takeoff_altitude_m'),
+    (dict(takeoff_altitude_m=float('inf')), 'takeoff_altitude_m'), (dict(leader_spread=0.5), 'leader_spread'),
 ])
 def test_bad_options_are_rejected_by_name(bad, match):
     with pytest.raises(ValueError, match=match):

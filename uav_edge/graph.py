@@ -58,6 +58,7 @@ class GraphOptions:
     policy: Optional[str] = None          # pricing policy; None: the scenario's policies.pricing
     sim: str = 'none'                     # flight side: none | builtin | px4
     round_period_s: float = 0.5           # market round period
+    leader_spread: float = 0.2            # RSU j's round at (k + j * leader_spread / J) x period (see pricing_leader)
     stale_rounds: float = 3.0             # an input older than stale_rounds x round period is stale
     migration_hysteresis: float = 0.2     # relative demand margin before a twin switches RSU
     reserve_fraction: float = 0.2         # energy reserve (state of charge) that raises the alarm
@@ -86,6 +87,9 @@ class GraphOptions:
                 raise ValueError(f'{name}: must be finite and > 0, got {value}')
         if not (np.isfinite(self.migration_hysteresis) and self.migration_hysteresis >= 0):
             raise ValueError(f'migration_hysteresis: must be finite and >= 0, got {self.migration_hysteresis}')
+        if not 0.0 <= self.leader_spread < 0.5:
+            raise ValueError(f'leader_spread: must be in [0, 0.5) of a round (the followers answer at 0.5), '
+                             f'got {self.leader_spread}')
         if not 0.0 <= self.reserve_fraction < 1.0:
             raise ValueError(f'reserve_fraction: must be in [0, 1), got {self.reserve_fraction}')
         unknown = set(self.kinds) - set(NODE_KINDS)
@@ -164,7 +168,7 @@ def build_graph(scenario: Scenario, options: GraphOptions = GraphOptions()) -> l
         for j, rsu in enumerate(world.rsu_names):
             p = {**common, **oracle, 'rsu_index': j, 'uav_names': list(world.uav_names),
                  'delta': _floats(params.delta), 'budget': _floats(params.budget),
-                 'round_period_s': period, 'stale_after_s': stale, 'policy': policy,
+                 'round_period_s': period, 'round_phase': j * float(options.leader_spread) / J, 'stale_after_s': stale, 'policy': policy,
                  'model_path': world.policies.pricing_model or ''}
             specs.append(NodeSpec('pricing_leader', 'pricing_leader', rsu,
                                   _clean({**p, **options.extra.get('pricing_leader', {})})))

@@ -6,7 +6,7 @@ Out: prices (Float64MultiArray [uav], latched): this RSU's price to each UAV.
 policy 'analytic' (oracle, spec seed0 §10: evaluation / theoretical value): the RSU knows the
 followers' parameters (S, delta, budget from the scenario) and each round plays its best response
 to the other RSUs' latest prices with the UAVs' latest q estimates (uav_edge.core.game.
-leader_best_response, one Jacobi step). All RSUs doing so is the distributed best-response
+leader_best_response, one step). All RSUs doing so is the distributed best-response
 iteration whose fixed point is solve_equilibrium's prices. RSUs silent for `stale_after_s` are
 treated as gone (core.market.restrict_to_available), as the followers do.
 policy 'onnx': the Tiny MADRL actor through uav_edge.policy (`model_path`, default the shipped
@@ -16,10 +16,13 @@ Safe behaviour: a UAV whose q is stale keeps its last price; with no fresh q at 
 The history of (own prices, received demands) of the last `history_length` rounds is kept: each entry
 pairs the prices posted in a round with the demands the UAVs answered them with (recorded when the
 next round starts), the layout uav_edge.envs.pricing_env trains on.
-Rounds are aligned to the clock (t = k * round_period_s): every leader, in whatever process or host
-with a synchronised clock, posts its prices at the same instants, so each follower gets one burst of
-prices per round and answers it with one solve. (Leaders sharing one executor run one after another:
-their rounds spread over the first few tens of ms of the period, docs/nodes.md.)
+Rounds are aligned to the clock: RSU j plays at t = (k + round_phase) * round_period_s, in any process or on
+any host with a synchronised clock; the graph sets round_phase = j * leader_spread / J (graph.GraphOptions,
+default 0.2: 5 RSUs 4 ms apart at 10 Hz). Every price of a round is out before the followers read them half a
+round later, so a follower still answers a round with one solve; a leader prices against what the RSUs before
+it posted this round (a sweep in RSU order, the same in every deployment). Spread rather than simultaneous:
+leaders sharing one executor or a busy core run back to back, and a pose arriving then waited for all five
+(one process: staggered p99 24-49 ms with the rounds together, 11-20 ms spread; docs/nodes.md).
 """
 from collections import deque
 from types import SimpleNamespace
@@ -79,7 +82,7 @@ class PricingLeader(EdgeNode):
                                                  lambda m: contract.read_array(m, ('rsu',), (J,), low=0.0))
                                for name in self.uav_names]
         self.publish_prices()
-        self.aligned_timer(self.period, self.market_round)     # rounds at t = k * round_period_s
+        self.aligned_timer(self.period, self.market_round, phase=self.param('round_phase', 0.0))
 
     def load_policy(self):
         """The pricing policy: None = analytic best response, else a callable(prices, params) -> (I,) prices."""
