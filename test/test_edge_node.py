@@ -133,7 +133,7 @@ def test_aligned_ticks_keep_their_instants_after_a_late_start(domain_id, executo
             executor.spin_once(timeout_sec=0.05)
         late_ms = 1e3 * ((np.array(ticks) - phase * period) % period)
         assert len(ticks) >= 8, ticks
-        assert late_ms[0] >= 35.0                              # the late start happened
+        assert ticks[0] - first >= 0.035, late_ms.round(1)      # the late start happened (that tick late or skipped)
         assert np.median(late_ms[1:]) < 10.0, late_ms.round(1)  # and the later ticks are back on the grid
         assert np.all(np.diff(ticks) > 0.5 * period)           # never two ticks back to back
         executor.shutdown(timeout_sec=1.0)
