@@ -26,6 +26,10 @@ every follower answered >= 99 % of the rounds with a demand sent before the next
 (the publishers' source timestamps, so the instrument's own delivery delay cannot move an answer across a
 round boundary: with the probe's callback clock, in one process, answers the follower had already sent were
 counted as missing and 5 Hz failed in one run).
+Both measure a settled graph: after it is up, poses keep flowing until the machine's CPU is less than
+QUIET_BUSY busy (_Market.wait_quiet; a graph of 35 processes saturates 2 vCPUs for ~70 s of DDS discovery,
+and the previous deployment's teardown may still be running). Each row says how long that took (settle_s)
+and how busy the machine still was (busy_before).
 """
 import os
 import tempfile
@@ -43,6 +47,23 @@ _SETUP = {'processes': 'one process per node (as uav-edge run / launch), probe i
           'in_process': 'all nodes + probe in one process, one EventsExecutor'}
 
 _LABEL = {'processes': '', 'namespaces': ', one process per UAV / RSU', 'in_process': ', all nodes in one process'}
+
+
+QUIET_BUSY = 0.75       # the graph has settled when the machine's cores are less than this busy (5 s window)
+SETTLE_MAX_S = 150.0     # ... or after this long (the row then says how busy it still was)
+COUNTERS_WAIT_S = 30.0   # longest wait for every leader's diagnostics (1 Hz each) around a rate run
+
+
+def cpu_jiffies():
+    """(busy, total) CPU jiffies of the whole machine since boot (/proc/stat), None where there is none."""
+    try:
+        with open('/proc/stat') as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)         # idle + iowait
+    total = sum(fields[:8])                                          # guest time is already in user
+    return total - idle, total
 
 
 class _Market:
@@ -103,10 +124,29 @@ class _Market:
                 self.probe.matrix('prices', self.world.rsu_names) is not None and \
                 self.probe.matrix('demand', self.world.uav_names) is not None
         wait_for(ready, timeout_s, poll_s=0.1, what='all nodes up, prices and demands flowing')
-        end = time.monotonic() + 3.0                 # settle: discovery done, first rounds played
-        while time.monotonic() < end:
+        self.settle = self.wait_quiet()
+
+    def wait_quiet(self, window_s=5.0, busy_below=QUIET_BUSY, min_s=3.0, max_s=SETTLE_MAX_S):
+        """Keep poses flowing until the machine's CPU use over the last window_s is below busy_below (all cores),
+        at least min_s, at most max_s; returns {'settle_s', 'busy_before'} for the rows. A graph of 35 node
+        processes keeps 2 vCPUs saturated for ~70 s after it is up (DDS discovery among 36 participants), then
+        uses ~0.7 cores: measuring before that measured the start-up, not the graph."""
+        start, samples = time.monotonic(), []            # (monotonic s, busy jiffies, total jiffies)
+        while True:
             self.publish_poses()
             time.sleep(0.1)
+            now, busy_total = time.monotonic(), cpu_jiffies()
+            if busy_total is None:                       # not Linux: the fixed minimum only
+                if now - start >= min_s:
+                    return {'settle_s': round(now - start, 1), 'busy_before': None}
+                continue
+            samples.append((now, *busy_total))
+            while samples[0][0] < now - window_s:
+                samples.pop(0)
+            t0, b0, n0 = samples[0]
+            busy = (busy_total[0] - b0) / max(busy_total[1] - n0, 1)
+            if (now - start >= max(min_s, window_s) and busy < busy_below) or now - start >= max_s:
+                return {'settle_s': round(now - start, 1), 'busy_before': round(busy, 3)}
 
     def leader_counters(self, after=None):
         """{rsu: (round, missed_rounds)} from the leaders' diagnostics (received after perf_counter `after`)."""
@@ -120,6 +160,20 @@ class _Market:
                 return None
             out[r] = (int(s[2]['round']), int(s[2]['missed_rounds']))
         return out
+
+    def wait_counters(self, after, timeout_s=COUNTERS_WAIT_S):
+        """leader_counters(after), poses flowing meanwhile; TimeoutError naming the leaders still silent."""
+        from uav_edge.nodes.probe import wait_for
+
+        try:
+            return wait_for(lambda: (self.publish_poses(), self.leader_counters(after=after))[1], timeout_s, poll_s=0.1,
+                            what="every leader's diagnostics")
+        except TimeoutError as err:
+            with self.probe.lock:
+                at = {r: self.probe.diagnostics_at.get(f'{r}/pricing_leader') for r in self.world.rsu_names}
+            silent = [r for r, t in at.items() if t is None or t <= after]
+            raise TimeoutError(f"{err}; no diagnostics from {', '.join(silent) or 'none'} (load average "
+                               f'{os.getloadavg()[0]:.1f})') from None
 
     def drain(self):
         """{topic: [(received_s, value)]} of everything the recorders kept since the last drain (time.time())."""
@@ -255,6 +309,7 @@ def bench_node_latency(quick=False, deployments=DEPLOYMENTS):
         with _market(deploy, 1.0 / TARGET_RATE_HZ) as market:
             w = market.world
             market.wait_ready(120)
+            settle = market.settle
             results = {}
             for stagger in (False, True):
                 load = _load_note()
@@ -267,7 +322,7 @@ def bench_node_latency(quick=False, deployments=DEPLOYMENTS):
                       'max_ms': float(lat.max()) if lat.size else float('nan'), 'round_rate_hz': TARGET_RATE_HZ,
                       'uavs': w.num_uavs, 'rsus': w.num_rsus, 'poses': 'staggered' if stagger else 'burst',
                       'clock': 'reader', 'p50_probe_callback_ms': cb50, 'p99_probe_callback_ms': cb99,
-                      'no_answer_probe_callback': clocks['callback'][1], **load}
+                      'no_answer_probe_callback': clocks['callback'][1], **settle, **load}
             label = _LABEL[deploy] + \
                 (', poses staggered' if stagger else ', poses in one burst')
             rows += [
@@ -301,15 +356,13 @@ def answered_fraction(rounds, demands):
 
 def _run_rate(deploy, rate_hz, run_s):
     """Run the market at rate_hz for run_s seconds; the counters that decide whether it was sustained."""
-    from uav_edge.nodes.probe import wait_for
-
     period = 1.0 / rate_hz
     with _market(deploy, period) as market:
         w = market.world
         market.wait_ready(120)
+        settle = market.settle
         t0 = time.perf_counter()
-        start = wait_for(lambda: (market.publish_poses(), market.leader_counters(after=t0))[1], 10, poll_s=0.1,
-                         what='leader counters')
+        start = market.wait_counters(after=t0)
         load = _load_note()
         for recorder in market.recorders.values():      # drop what was recorded while starting
             recorder.drain()
@@ -324,8 +377,7 @@ def _run_rate(deploy, rate_hz, run_s):
         for topic, recorder in market.recorders.items():
             tx = np.array([tx for _, tx, _ in recorder.drain()])
             sent[topic] = np.sort(tx[(tx >= wall1) & (tx < wall2)])
-        end = wait_for(lambda: (market.publish_poses(), market.leader_counters(after=t2))[1], 10, poll_s=0.1,
-                       what='leader counters')
+        end = market.wait_counters(after=t2)
     leader_hz = min(end[r][0] - start[r][0] for r in w.rsu_names) / (t2 - t0 + 1.0)   # diagnostics ~1 s apart
     missed = sum(end[r][1] - start[r][1] for r in w.rsu_names)
     rounds = sent[f'/{w.rsu_names[0]}/prices']
@@ -335,7 +387,7 @@ def _run_rate(deploy, rate_hz, run_s):
     sustained = missed == 0 and received_hz >= 0.95 * rate_hz and answered >= 0.99
     return {'rate_hz': rate_hz, 'received_hz': round(received_hz, 2), 'leader_hz': round(leader_hz, 2),
             'missed_rounds': missed, 'answered': round(answered, 4), 'max_gap_ms': round(1e3 * float(gaps.max()), 1),
-            'sustained': bool(sustained), **load}
+            'sustained': bool(sustained), **settle, **load}
 
 
 def bench_market_rate(quick=False, deployments=DEPLOYMENTS):
@@ -346,7 +398,10 @@ def bench_market_rate(quick=False, deployments=DEPLOYMENTS):
     for deploy in deployments:
         best, runs = 0.0, []
         for rate in rates:
-            runs.append(_run_rate(deploy, rate, run_s))
+            try:
+                runs.append(_run_rate(deploy, rate, run_s))
+            except TimeoutError as err:                 # a graph that did not come up / report: not sustained,
+                runs.append({'rate_hz': rate, 'sustained': False, 'error': str(err), **_load_note()})
             if not runs[-1]['sustained']:
                 break
             best = rate
