@@ -89,31 +89,18 @@ class EdgeNode(Node):
         return OneShot(self, delay_s, callback)
 
     def aligned_timer(self, period_s, callback, phase=0.0):
-        """Call callback at the instants k * period_s + phase * period_s of the node clock (so nodes in any process,
-        or on hosts with synchronised clocks, tick together): a one-shot timer re-armed at every call for the next
-        instant (aligned_wait_ns), so a late call does not move the later ones. (An rclpy periodic timer keeps the
-        phase of the moment it was made: started from a late one-shot, the rounds of a one-process market sat
-        5-40 ms after their instants, and the leaders' rounds fell on the followers' answers half a round later.)
-        A call more than 0.9 periods late skips to the next instant (a missed tick, not two back to back)."""
+        """Call callback every period_s at the instants k * period_s + phase * period_s of the node clock (so nodes
+        in any process, or on hosts with synchronised clocks, tick together): a one-shot timer to the first
+        instant, then a periodic one that keeps the phase."""
         period_ns, offset_ns = int(round(period_s * 1e9)), int(round(phase * period_s * 1e9))
-        due_ns = [0]                       # the instant the timer is armed for
+        first_ns = (offset_ns - self.get_clock().now().nanoseconds) % period_ns or period_ns
 
-        def arm():
-            now_ns = self.get_clock().now().nanoseconds
-            wait_ns = aligned_wait_ns(now_ns, period_ns, offset_ns)
-            due_ns[0] = now_ns + wait_ns
-            timer.start(wait_ns * 1e-9)
-
-        def tick():
-            now_ns = self.get_clock().now().nanoseconds
-            if now_ns < due_ns[0] - period_ns // 10:     # a stale event from before the last re-arm (EventsExecutor
-                timer.start((due_ns[0] - now_ns) * 1e-9)  # queues one per expiry it saw): keep the armed instant
-                return
-            arm()                          # re-armed first: the callback's own duration moves nothing
+        def start():
+            starter.cancel()
+            self.create_timer(period_s, callback)
             callback()
-        timer = OneShot(self, period_s, tick)
-        arm()
-        return timer
+        starter = self.create_timer(first_ns * 1e-9, start)
+        return starter
 
     def now_s(self):
         """The node clock in s (ROS time when use_sim_time is set)."""
@@ -221,13 +208,6 @@ class EdgeNode(Node):
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics.publish(array)
-
-
-def aligned_wait_ns(now_ns, period_ns, offset_ns):
-    """ns from now_ns to the next instant k * period_ns + offset_ns that is at least a tenth of a period away (a
-    timer that fired a hair early, or more than 0.9 periods late, waits for the following one)."""
-    wait = (offset_ns - now_ns) % period_ns
-    return wait + period_ns if wait < period_ns // 10 else wait
 
 
 def _spread_phase(name):
