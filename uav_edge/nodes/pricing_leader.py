@@ -21,8 +21,8 @@ any host with a synchronised clock; the graph sets round_phase = j * leader_spre
 default 0.2: 5 RSUs 4 ms apart at 10 Hz). Every price of a round is out before the followers read them half a
 round later, so a follower still answers a round with one solve; a leader prices against what the RSUs before
 it posted this round (a sweep in RSU order, the same in every deployment). Spread rather than simultaneous:
-leaders sharing one executor or a busy core run back to back, and a pose arriving then waited for all five
-(one process: staggered p99 24-49 ms with the rounds together, 11-20 ms spread; docs/nodes.md).
+leaders sharing a busy core run back to back, and a pose arriving then waits for all five (docs/nodes.md,
+session 8; in one process the timers' phases are whatever start-up left them, a known open problem).
 """
 from collections import deque
 from types import SimpleNamespace
