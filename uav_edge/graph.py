@@ -168,8 +168,8 @@ def build_graph(scenario: Scenario, options: GraphOptions = GraphOptions()) -> l
         for j, rsu in enumerate(world.rsu_names):
             p = {**common, **oracle, 'rsu_index': j, 'uav_names': list(world.uav_names),
                  'delta': _floats(params.delta), 'budget': _floats(params.budget),
-                 'round_period_s': period, 'round_phase': j * float(options.leader_spread) / J, 'stale_after_s': stale, 'policy': policy,
-                 'model_path': world.policies.pricing_model or ''}
+                 'round_period_s': period, 'round_phase': j * float(options.leader_spread) / J,
+                 'stale_after_s': stale, 'policy': policy, 'model_path': world.policies.pricing_model or ''}
             specs.append(NodeSpec('pricing_leader', 'pricing_leader', rsu,
                                   _clean({**p, **options.extra.get('pricing_leader', {})})))
     return specs + _flight_nodes(world, options)

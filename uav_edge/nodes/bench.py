@@ -49,7 +49,7 @@ _SETUP = {'processes': 'one process per node (as uav-edge run / launch), probe i
 _LABEL = {'processes': '', 'namespaces': ', one process per UAV / RSU', 'in_process': ', all nodes in one process'}
 
 
-QUIET_BUSY = 0.75       # the graph has settled when the machine's cores are less than this busy (5 s window)
+QUIET_BUSY = 0.75        # the graph has settled when the machine's cores are less than this busy (5 s window)
 SETTLE_MAX_S = 150.0     # ... or after this long (the row then says how busy it still was)
 COUNTERS_WAIT_S = 30.0   # longest wait for every leader's diagnostics (1 Hz each) around a rate run
 
