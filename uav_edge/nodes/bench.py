@@ -148,18 +148,20 @@ class _Market:
             if (now - start >= max(min_s, window_s) and busy < busy_below) or now - start >= max_s:
                 return {'settle_s': round(now - start, 1), 'busy_before': round(busy, 3)}
 
+    def leader_counter(self, rsu, after=None):
+        """(round, missed_rounds) from one leader's diagnostics received after perf_counter `after`, else None."""
+        name = f'{rsu}/pricing_leader'
+        with self.probe.lock:
+            at = self.probe.diagnostics_at.get(name)
+        s = self.probe.status(name)
+        if s is None or (after is not None and at <= after) or 'round' not in s[2]:
+            return None
+        return int(s[2]['round']), int(s[2]['missed_rounds'])
+
     def leader_counters(self, after=None):
-        """{rsu: (round, missed_rounds)} from the leaders' diagnostics (received after perf_counter `after`)."""
-        out = {}
-        for r in self.world.rsu_names:
-            name = f'{r}/pricing_leader'
-            with self.probe.lock:
-                at = self.probe.diagnostics_at.get(name)
-            s = self.probe.status(name)
-            if s is None or (after is not None and at <= after) or 'round' not in s[2]:
-                return None
-            out[r] = (int(s[2]['round']), int(s[2]['missed_rounds']))
-        return out
+        """{rsu: (round, missed_rounds)} of every leader (leader_counter), None while one has not reported."""
+        out = {r: self.leader_counter(r, after) for r in self.world.rsu_names}
+        return None if None in out.values() else out
 
     def wait_counters(self, after, timeout_s=COUNTERS_WAIT_S):
         """leader_counters(after), poses flowing meanwhile; TimeoutError naming the leaders still silent."""
@@ -169,9 +171,7 @@ class _Market:
             return wait_for(lambda: (self.publish_poses(), self.leader_counters(after=after))[1], timeout_s, poll_s=0.1,
                             what="every leader's diagnostics")
         except TimeoutError as err:
-            with self.probe.lock:
-                at = {r: self.probe.diagnostics_at.get(f'{r}/pricing_leader') for r in self.world.rsu_names}
-            silent = [r for r, t in at.items() if t is None or t <= after]
+            silent = [r for r in self.world.rsu_names if self.leader_counter(r, after) is None]
             raise TimeoutError(f"{err}; no diagnostics from {', '.join(silent) or 'none'} (load average "
                                f'{os.getloadavg()[0]:.1f})') from None
 
