@@ -96,8 +96,6 @@ def test_a_follower_with_inconsistent_game_parameters_fails_at_start_naming_them
         rclpy.try_shutdown(context=context)
 
 
-@pytest.mark.xfail(reason='known, open (session 8, docs/nodes.md): an aligned timer keeps the lateness of its first '
-                          'tick; the fixes tried made EventsExecutor timers stall or double under load')
 @pytest.mark.parametrize('executor', ['events', 'waitset'])
 def test_aligned_ticks_keep_their_instants_after_a_late_start(domain_id, executor):
     """The first tick comes late (the executor starts spinning 40 ms after it was due, as in a busy one-process

@@ -31,6 +31,7 @@ from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
+from rclpy.timer import TimerInfo
 
 from uav_edge.nodes import contract
 
@@ -90,17 +91,9 @@ class EdgeNode(Node):
 
     def aligned_timer(self, period_s, callback, phase=0.0):
         """Call callback every period_s at the instants k * period_s + phase * period_s of the node clock (so nodes
-        in any process, or on hosts with synchronised clocks, tick together): a one-shot timer to the first
-        instant, then a periodic one that keeps the phase."""
-        period_ns, offset_ns = int(round(period_s * 1e9)), int(round(phase * period_s * 1e9))
-        first_ns = (offset_ns - self.get_clock().now().nanoseconds) % period_ns or period_ns
-
-        def start():
-            starter.cancel()
-            self.create_timer(period_s, callback)
-            callback()
-        starter = self.create_timer(first_ns * 1e-9, start)
-        return starter
+        in any process, or on hosts with synchronised clocks, tick together), however late it started: one rclpy
+        periodic timer kept on those instants (AlignedTimer)."""
+        return AlignedTimer(self, period_s, phase, callback)
 
     def now_s(self):
         """The node clock in s (ROS time when use_sim_time is set)."""
@@ -215,6 +208,66 @@ def _spread_phase(name):
     periodic diagnostics spread over the period, not back to back (a ~10 ms stall of the executor every period,
     which every pose arriving during it waited for)."""
     return zlib.crc32(name.encode()) % 1000 / 1000.0
+
+
+class AlignedTimer:
+    """A periodic rclpy timer on the instants k * period + offset of its node's clock (EdgeNode.aligned_timer).
+
+    An rclpy timer keeps the phase it started with: rcl moves the next call by exactly one period per tick and
+    skips whole periods when late. Started late (35 nodes starting in one process delay every first tick by
+    5-40 ms), the leaders' rounds of a one-process market sat 12-43 ms after their instants for good, on top of
+    the followers' answers. So after every tick the timer's next call time is checked; when it is off the
+    instants, the period is changed once so that the call after it lands on one, and set back there. The timer
+    is never reset or re-created (re-arming a timer each tick made rclpy's EventsExecutor deliver events queued
+    before the re-arm, session 8), and the period change needs no re-arm (rcl_timer_exchange_period).
+    A tick whose due time (TimerInfo.expected_call_time) is off the instants is such a correction step and does
+    not call back; a tick that was due on an instant calls back however late the executor runs it.
+    """
+
+    def __init__(self, node, period_s, phase, callback):
+        self.period_ns = int(round(period_s * 1e9))
+        self.offset_ns = int(round(phase * period_s * 1e9)) % self.period_ns
+        self.tolerance_ns = min(1_000_000, self.period_ns // 10)     # "on an instant": within 1 ms
+        self.callback, self.clock = callback, node.get_clock()
+        self.corrections = 0                    # period changes made to get back on the instants
+        self.last_instant = None                # index k of the instant last called back for
+        first_ns = self.period_ns - self.after_instant_ns(self.clock.now().nanoseconds)     # to the next instant
+        self.timer = node.create_timer(first_ns * 1e-9, self.tick)
+        self.timer_period_ns = first_ns
+
+    def after_instant_ns(self, t_ns):
+        """How long after the latest instant t_ns is, in [0, period)."""
+        return (t_ns - self.offset_ns) % self.period_ns
+
+    def near_instant(self, after_ns):
+        """Is a time `after_ns` past an instant (after_instant_ns) within the tolerance of one?"""
+        return after_ns <= self.tolerance_ns or after_ns >= self.period_ns - self.tolerance_ns
+
+    def tick(self, info: TimerInfo):
+        self.realign()
+        due_ns = info.expected_call_time.nanoseconds
+        instant = (due_ns - self.offset_ns + self.period_ns // 2) // self.period_ns
+        if self.near_instant(self.after_instant_ns(due_ns)) and instant != self.last_instant:      # once per instant
+            self.last_instant = instant
+            self.callback()
+
+    def realign(self):
+        """Set the period so that the call after the next one falls on an instant (the plain period when the
+        next one already does)."""
+        until_ns = self.timer.time_until_next_call()
+        if until_ns is None:                    # cancelled
+            return
+        after = self.after_instant_ns(self.clock.now().nanoseconds + until_ns)
+        if self.near_instant(after):
+            period = self.period_ns
+        else:                                   # the next call is `after` past an instant: shorten (or lengthen,
+            period = self.period_ns - after if after <= self.period_ns // 2 else 2 * self.period_ns - after
+            self.corrections += 1               # when that would leave less than half a period) the step after it
+        if period != self.timer_period_ns:
+            self.timer.timer_period_ns = self.timer_period_ns = period
+
+    def cancel(self):
+        self.timer.cancel()
 
 
 class OneShot:
