@@ -71,11 +71,21 @@ def test_rsu_rounds_are_spread_over_the_first_part_of_the_round_before_the_follo
     assert {s.parameters['round_phase'] for s in together} == {0.0}
 
 
+def test_uav_answers_are_spread_over_the_second_half_of_the_round():
+    specs = graph.build_graph(graph.load_scenario('default'), graph.GraphOptions(kinds=('bandwidth_follower',)))
+    phases = np.array([s.parameters['answer_phase'] for s in specs])
+    assert phases.size == 15 and phases[0] == 0.5 and np.all(np.diff(phases) > 0) and phases[-1] < 0.7
+    together = graph.build_graph(graph.load_scenario('default'),
+                                 graph.GraphOptions(kinds=('bandwidth_follower',), follower_spread=0.0))
+    assert {s.parameters['answer_phase'] for s in together} == {0.5}
+
+
 @pytest.mark.parametrize('bad, match', [
     (dict(sim='gazebo'), 'sim'), (dict(policy='magic'), 'policy'), (dict(num_uavs=0), 'num_uavs'),
     (dict(round_period_s=float('nan')), 'round_period_s'), (dict(kinds=('radar',)), 'kinds'),
     (dict(first_instance=250), 'first_instance'), (dict(flight_rate_hz=0.5), 'flight_rate_hz'),
     (dict(takeoff_altitude_m=float('inf')), 'takeoff_altitude_m'), (dict(leader_spread=0.5), 'leader_spread'),
+    (dict(follower_spread=-0.1), 'follower_spread'),
 ])
 def test_bad_options_are_rejected_by_name(bad, match):
     with pytest.raises(ValueError, match=match):

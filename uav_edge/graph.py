@@ -59,6 +59,7 @@ class GraphOptions:
     sim: str = 'none'                     # flight side: none | builtin | px4
     round_period_s: float = 0.5           # market round period
     leader_spread: float = 0.2            # RSU j's round at (k + j * leader_spread / J) x period (see pricing_leader)
+    follower_spread: float = 0.2          # UAV i answers at (k + 0.5 + i * follower_spread / I) x period (follower)
     stale_rounds: float = 3.0             # an input older than stale_rounds x round period is stale
     migration_hysteresis: float = 0.2     # relative demand margin before a twin switches RSU
     reserve_fraction: float = 0.2         # energy reserve (state of charge) that raises the alarm
@@ -87,9 +88,10 @@ class GraphOptions:
                 raise ValueError(f'{name}: must be finite and > 0, got {value}')
         if not (np.isfinite(self.migration_hysteresis) and self.migration_hysteresis >= 0):
             raise ValueError(f'migration_hysteresis: must be finite and >= 0, got {self.migration_hysteresis}')
-        if not 0.0 <= self.leader_spread < 0.5:
-            raise ValueError(f'leader_spread: must be in [0, 0.5) of a round (the followers answer at 0.5), '
-                             f'got {self.leader_spread}')
+        for name in ('leader_spread', 'follower_spread'):     # leaders in [0, 0.5), followers in [0.5, 1) of a round
+            if not 0.0 <= getattr(self, name) < 0.5:
+                raise ValueError(f'{name}: must be in [0, 0.5) of a round (leaders play from 0, followers answer '
+                                 f'from 0.5), got {getattr(self, name)}')
         if not 0.0 <= self.reserve_fraction < 1.0:
             raise ValueError(f'reserve_fraction: must be in [0, 1), got {self.reserve_fraction}')
         unknown = set(self.kinds) - set(NODE_KINDS)
@@ -150,7 +152,7 @@ def build_graph(scenario: Scenario, options: GraphOptions = GraphOptions()) -> l
                 'delta': float(params.delta[i]), 'budget': float(params.budget[i]), 'cost': oracle['cost'],
                 'price_cap': oracle['price_cap'], 'stale_after_s': stale,
                 'migration_hysteresis': float(options.migration_hysteresis),
-                'round_period_s': period},
+                'round_period_s': period, 'answer_phase': 0.5 + i * float(options.follower_spread) / I},
             'offload_scheduler': {
                 'user_positions_m': _floats(world.user_positions_m), 'stale_after_s': max(stale, 2.0),
                 'uav_names': list(world.uav_names), 'policy': world.policies.offload,

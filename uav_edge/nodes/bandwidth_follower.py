@@ -7,11 +7,13 @@ RSUs whose prices are fresh (an RSU silent for `stale_after_s` is dropped: the U
 the rest, core.market.restrict_to_available). Migration target: core.market.migration_target with
 `migration_hysteresis`. Safe behaviour: no fresh channel estimate or no fresh price -> demand 0.
 When it solves: a channel estimate (the pose -> demand path) is answered at once, with the latest prices.
-Prices are read, not waited for: the leaders post theirs together at t = k * round_period_s, and the
-follower takes the latest price of every RSU once per round, at t = (k + answer_phase) * round_period_s
+Prices are read, not waited for: the leaders post theirs in the first part of a round (pricing_leader), and
+the follower takes the latest price of every RSU once per round, at t = (k + answer_phase) * round_period_s
 (common.Inbox, aligned timer), and answers them with one solve and one demand message if any changed.
 So a round costs a follower one wake-up instead of one per RSU, and its answers come half a round after
-the leaders' work, not on top of it. The same wake-up checks staleness (an RSU or the channel estimate
+the leaders' work, not on top of it. The graph spreads the UAVs' answers: UAV i at answer_phase =
+0.5 + i * follower_spread / I (graph.GraphOptions, default 0.2), so that followers sharing a core or a process
+do not all run in one block that a pose arriving then would wait for. The same wake-up checks staleness (an RSU or the channel estimate
 that went silent is noticed within a round; a separate check timer at twice the round rate made two thirds
 of an idle market's wake-ups). A solve whose inputs (q, prices, available RSUs) equal the previous one's
 reuses its demand.
