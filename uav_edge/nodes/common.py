@@ -15,6 +15,7 @@ formatted when diagnostics are published (refresh_report), not per message.
 """
 import array
 import faulthandler
+import gc
 import os
 import signal
 import sys
@@ -401,6 +402,15 @@ def make_executor(context=None, kind=None, threads=1):
     return SingleThreadedExecutor(context=context)
 
 
+def freeze_built_objects():
+    """Once a process's nodes are built: collect, then move every object that exists to the collector's permanent
+    generation (gc.freeze), so later full collections do not walk them again. In the one-process market graph
+    (~87k objects) a full collection took 64 ms, a stall every callback of the executor waited for (the longest
+    in the pose -> demand tail); with the objects of start-up frozen it walks only what was made since."""
+    gc.collect()
+    gc.freeze()
+
+
 SHUTDOWN_GRACE_S = 3.0      # longest a node may spend tearing down after a stop request
 
 
@@ -431,6 +441,7 @@ def run_nodes(node_factories, args=None):
         for factory in node_factories:
             nodes.append(factory())
             executor.add_node(nodes[-1])
+        freeze_built_objects()
         while not stop.is_set() and rclpy.ok():
             executor.spin_once(timeout_sec=0.1)
     except ExternalShutdownException:

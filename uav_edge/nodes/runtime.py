@@ -8,6 +8,7 @@ console scripts run; parameters are passed as overrides instead of a parameter f
     with InProcessGraph(specs, domain_id=42) as g:
         g.nodes['/rsu0/pricing_leader'] ...
 """
+import gc
 import importlib
 import threading
 from pathlib import Path
@@ -16,7 +17,7 @@ import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.parameter import Parameter
 
-from uav_edge.nodes.common import make_executor
+from uav_edge.nodes.common import freeze_built_objects, make_executor
 
 
 def create_node(spec, context):
@@ -60,6 +61,7 @@ class InProcessGraph:
         node.destroy_node()
 
     def start(self):
+        freeze_built_objects()            # unfrozen by stop(): a test process starts many graphs
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._spin, name='uav_edge-executor', daemon=True)
         self._thread.start()
@@ -84,6 +86,7 @@ class InProcessGraph:
             self.nodes.pop(name).destroy_node()
         if self.owns_context:
             rclpy.try_shutdown(context=self.context)
+        gc.unfreeze()
 
     def __enter__(self):
         return self.start()
