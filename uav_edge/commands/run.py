@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from uav_edge.nodes import dds_shm
+
 HELP = 'run the ROS 2 node graph of a scenario (no `launch` needed)'
 DESCRIPTION = ('Start the uav_edge node graph (channel estimators, energy monitors, bandwidth followers, '
                'offload schedulers, trajectory planners per UAV; a pricing leader per RSU) from a scenario, '
@@ -173,7 +175,8 @@ def stop_processes(procs, resend_s=0.5):
     """SIGINT every (name, Popen)'s process group (again every resend_s while it runs), SIGKILL what is
     left after GRACE_S; returns {name: exit code}. A ROS node (name '/ns/node') still running then first
     gets SIGUSR1, on which nodes.common.main_for's faulthandler writes every thread's stack to its log:
-    the evidence of where the teardown hung."""
+    the evidence of where the teardown hung. Then the Fast DDS shared-memory files of processes that are
+    gone (these or earlier ones) are removed (nodes.dds_shm), so that repeated runs do not fill /dev/shm."""
     deadline = time.monotonic() + GRACE_S
     running = list(procs)
     while running and time.monotonic() < deadline:
@@ -190,7 +193,9 @@ def stop_processes(procs, resend_s=0.5):
         time.sleep(0.5)                   # the dump is written by a C handler; no GIL needed
     for _, proc in running:
         _signal_group(proc, signal.SIGKILL)
-    return {name: proc.wait() for name, proc in procs}
+    codes = {name: proc.wait() for name, proc in procs}
+    dds_shm.clean_zombie_segments()
+    return codes
 
 
 def _signal_group(proc, sig):

@@ -1,0 +1,90 @@
+"""Fast DDS shared-memory files of ended processes are removed (nodes.dds_shm); those of live ones are kept."""
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from uav_edge.nodes import dds_shm
+
+OLD = time.time() - 60
+
+
+def _make(shm, *names, age=OLD):
+    for name in names:
+        path = shm / name
+        path.write_bytes(b'x')
+        os.utime(path, (age, age))
+
+
+def test_only_segments_nobody_holds_are_removed(tmp_path):
+    _make(tmp_path, 'fastdds_0123456789abcdef', 'fastdds_0123456789abcdef_el',          # zombie
+          'fastdds_fedcba9876543210', 'fastdds_fedcba9876543210_el',                    # held: live
+          'fastdds_port7036', 'fastdds_port7036_el', 'fastdds_port7036_sl', 'sem.fastdds_port7036_mutex',  # zombie
+          'fastdds_port7035', 'fastdds_port7035_el', 'fastdds_port7035_sl', 'sem.fastdds_port7035_mutex',  # _sl held
+          'fastrtps_00000000000000aa', 'fastrtps_00000000000000aa_el',                  # older name, zombie
+          'sem.mp-abc123', 'fastdds_notasegment_el')                                    # not Fast DDS segments
+    _make(tmp_path, 'fastdds_aaaaaaaaaaaaaaaa', 'fastdds_aaaaaaaaaaaaaaaa_el', age=time.time())   # being created
+    held = [open(tmp_path / name, 'ab') for name in ('fastdds_fedcba9876543210_el', 'fastdds_port7035_sl')]
+    try:
+        for f in held:
+            fcntl.flock(f, fcntl.LOCK_SH)
+        assert dds_shm.clean_zombie_segments(tmp_path) == 2 + 4 + 2
+    finally:
+        for f in held:
+            f.close()
+    assert sorted(os.listdir(tmp_path)) == sorted([
+        'fastdds_fedcba9876543210', 'fastdds_fedcba9876543210_el',
+        'fastdds_port7035', 'fastdds_port7035_el', 'fastdds_port7035_sl', 'sem.fastdds_port7035_mutex',
+        'fastdds_aaaaaaaaaaaaaaaa', 'fastdds_aaaaaaaaaaaaaaaa_el', 'sem.mp-abc123', 'fastdds_notasegment_el'])
+    assert dds_shm.clean_zombie_segments(tmp_path / 'missing') == 0
+
+
+NODE = r"""
+import os
+os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+import rclpy
+rclpy.init()
+node = rclpy.create_node('shm_probe')
+node.create_publisher(__import__('std_msgs.msg', fromlist=['String']).String, 'shm_probe', 10)
+print('ready', flush=True)
+rclpy.spin(node)
+"""
+
+
+@pytest.mark.skipif(not dds_shm.SHM_DIR.is_dir(), reason='no /dev/shm')
+def test_a_killed_participant_s_segment_is_removed_and_a_live_one_kept(domain_id):
+    """Real Fast DDS: a node process killed with SIGKILL leaves its segment; the clean removes it, while the
+    segment of a node that still runs stays."""
+    env = {**os.environ, 'ROS_DOMAIN_ID': str(domain_id), 'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST'}
+    before = set(os.listdir(dds_shm.SHM_DIR))
+
+    def start():
+        proc = subprocess.Popen([sys.executable, '-c', NODE], env=env, stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == 'ready'
+        return proc
+
+    killed = start()
+    made_by_killed = {n for n in set(os.listdir(dds_shm.SHM_DIR)) - before if n.startswith('fastdds_')
+                      and len(n) == len('fastdds_') + 16}
+    live = start()
+    try:
+        made_by_live = {n for n in set(os.listdir(dds_shm.SHM_DIR)) - before - made_by_killed
+                        if n.startswith('fastdds_') and len(n) == len('fastdds_') + 16}
+        assert made_by_killed and made_by_live, 'Fast DDS made no shared-memory segment'
+        os.kill(killed.pid, signal.SIGKILL)
+        killed.wait()
+        assert made_by_killed <= set(os.listdir(dds_shm.SHM_DIR))         # left behind
+        dds_shm.clean_zombie_segments(min_age_s=0.0)
+        left = set(os.listdir(dds_shm.SHM_DIR))
+        assert not made_by_killed & left and made_by_live <= left
+    finally:
+        live.send_signal(signal.SIGINT)
+        try:
+            live.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            live.kill()
+            live.wait()
