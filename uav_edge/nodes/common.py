@@ -234,7 +234,7 @@ class AlignedTimer:
         self.last_instant = None                # index k of the instant last called back for
         first_ns = self.period_ns - self.after_instant_ns(self.clock.now().nanoseconds)     # to the next instant
         self.timer = node.create_timer(first_ns * 1e-9, self.tick)
-        self.timer_period_ns = first_ns
+        self.timer_period_ns = self.timer.timer_period_ns       # the period rcl uses for the next step
 
     def after_instant_ns(self, t_ns):
         """How long after the latest instant t_ns is, in [0, period)."""
@@ -245,20 +245,28 @@ class AlignedTimer:
         return after_ns <= self.tolerance_ns or after_ns >= self.period_ns - self.tolerance_ns
 
     def tick(self, info: TimerInfo):
-        self.realign()
         due_ns = info.expected_call_time.nanoseconds
+        self.realign(self.next_call_ns(due_ns, info.actual_call_time.nanoseconds))
         instant = (due_ns - self.offset_ns + self.period_ns // 2) // self.period_ns
         if self.near_instant(self.after_instant_ns(due_ns)) and instant != self.last_instant:      # once per instant
             self.last_instant = instant
             self.callback()
 
-    def realign(self):
-        """Set the period so that the call after the next one falls on an instant (the plain period when the
-        next one already does)."""
-        until_ns = self.timer.time_until_next_call()
-        if until_ns is None:                    # cancelled
-            return
-        after = self.after_instant_ns(self.clock.now().nanoseconds + until_ns)
+    def next_call_ns(self, due_ns, called_ns):
+        """The next call time rcl set when it called this tick (due at due_ns, called at called_ns): one period
+        on, or whole periods more when the tick came later than that (rcl_timer_call). Worked out rather than
+        read back, because reading it (time until the next call + the clock now) is two clock reads, and a
+        process preempted between them on a loaded machine would see a grid error that is not there."""
+        period = self.timer_period_ns
+        next_ns = due_ns + period
+        if next_ns < called_ns:
+            next_ns += (1 + (called_ns - next_ns - 1) // period) * period
+        return next_ns
+
+    def realign(self, next_ns):
+        """Set the period so that the call after the next one (due at next_ns) falls on an instant (the plain
+        period when the next one already does)."""
+        after = self.after_instant_ns(next_ns)
         if self.near_instant(after):
             period = self.period_ns
         else:                                   # the next call is `after` past an instant: shorten (or lengthen,
@@ -266,9 +274,6 @@ class AlignedTimer:
             self.corrections += 1               # when that would leave less than half a period) the step after it
         if period != self.timer_period_ns:
             self.timer.timer_period_ns = self.timer_period_ns = period
-
-    def cancel(self):
-        self.timer.cancel()
 
 
 class OneShot:
