@@ -1,4 +1,5 @@
-"""Fast DDS shared-memory files of ended processes are removed (nodes.dds_shm); those of live ones are kept."""
+"""Fast DDS shared-memory files of ended processes are removed (nodes.dds_shm); those of live ones are kept, and
+so is a port without locks that a process still maps."""
 import fcntl
 import os
 import signal
@@ -26,20 +27,25 @@ def test_only_segments_nobody_holds_are_removed(tmp_path):
           'fastdds_port7036', 'fastdds_port7036_el', 'fastdds_port7036_sl', 'sem.fastdds_port7036_mutex',  # zombie
           'fastdds_port7035', 'fastdds_port7035_el', 'fastdds_port7035_sl', 'sem.fastdds_port7035_mutex',  # _sl held
           'fastrtps_00000000000000aa', 'fastrtps_00000000000000aa_el',                  # older name, zombie
-          'sem.mp-abc123', 'fastdds_notasegment_el')                                    # not Fast DDS segments
-    _make(tmp_path, 'fastdds_aaaaaaaaaaaaaaaa', 'fastdds_aaaaaaaaaaaaaaaa_el', age=time.time())   # being created
+          'sem.mp-abc123', 'fastdds_notasegment_el',                                    # not Fast DDS segments
+          'fastdds_port7040', 'sem.fastdds_port7040_mutex',                             # no lock, not mapped
+          'fastdds_port7041', 'sem.fastdds_port7041_mutex')                             # no lock, still mapped
+    _make(tmp_path, 'fastdds_aaaaaaaaaaaaaaaa', 'fastdds_aaaaaaaaaaaaaaaa_el', 'fastdds_port7042',
+          age=time.time())                                                              # being created
     held = [open(tmp_path / name, 'ab') for name in ('fastdds_fedcba9876543210_el', 'fastdds_port7035_sl')]
     try:
         for f in held:
             fcntl.flock(f, fcntl.LOCK_SH)
-        assert dds_shm.clean_zombie_segments(tmp_path) == 2 + 4 + 2
+        mapped = {str(tmp_path / 'fastdds_port7041')}
+        assert dds_shm.clean_zombie_segments(tmp_path, mapped=mapped) == 2 + 4 + 2 + 2
     finally:
         for f in held:
             f.close()
     assert sorted(os.listdir(tmp_path)) == sorted([
         'fastdds_fedcba9876543210', 'fastdds_fedcba9876543210_el',
         'fastdds_port7035', 'fastdds_port7035_el', 'fastdds_port7035_sl', 'sem.fastdds_port7035_mutex',
-        'fastdds_aaaaaaaaaaaaaaaa', 'fastdds_aaaaaaaaaaaaaaaa_el', 'sem.mp-abc123', 'fastdds_notasegment_el'])
+        'fastdds_aaaaaaaaaaaaaaaa', 'fastdds_aaaaaaaaaaaaaaaa_el', 'sem.mp-abc123', 'fastdds_notasegment_el',
+        'fastdds_port7041', 'sem.fastdds_port7041_mutex', 'fastdds_port7042'])
     assert dds_shm.clean_zombie_segments(tmp_path / 'missing') == 0
 
 
@@ -78,9 +84,13 @@ def test_a_killed_participant_s_segment_is_removed_and_a_live_one_kept(domain_id
         os.kill(killed.pid, signal.SIGKILL)
         killed.wait()
         assert made_by_killed <= set(os.listdir(dds_shm.SHM_DIR))         # left behind
+        in_use = {line.split(maxsplit=5)[5].strip() for line in open(f'/proc/{live.pid}/maps')
+                  if '/dev/shm/' in line}
+        assert in_use, 'the live participant maps no shared memory'
         dds_shm.clean_zombie_segments(min_age_s=0.0)
         left = set(os.listdir(dds_shm.SHM_DIR))
         assert not made_by_killed & left and made_by_live <= left
+        assert [p for p in in_use if not os.path.exists(p)] == []      # nothing the live participant maps is gone
     finally:
         live.send_signal(signal.SIGINT)
         try:

@@ -5,12 +5,13 @@ lock file beside it (`<segment>_el`) that its process holds locked while it runs
 with `_el` / `_sl` locks and a `sem.fastdds_port<N>_mutex`. A process that is killed, or one whose teardown is
 cut short, leaves them: 1931 files (181 MB of a RAM-backed file system) had piled up over the sessions of this
 project, and a clean stop of the 35-process graph still left ~140. `fastdds shm clean` removes them, but the
-Fast DDS tools are not on PyPI, so this is the same rule in a few lines: a lock file nobody holds (an exclusive
-non-blocking flock succeeds) marks its segment as a zombie. Files younger than `min_age_s` are left alone (a
-participant being created has made its files but may not hold the lock yet). Older Fast DDS names
-(`fastrtps_...`) are handled alike. Port files left without any lock file (52 kB each; 294 of them after
-this project's sessions) are kept, as `fastdds shm clean` keeps them: a writer may still have such a port
-mapped, and nothing on disk says whether one has.
+Fast DDS tools are not on PyPI, so this is its rule, a little stricter: a stem whose lock files nobody holds
+(an exclusive non-blocking flock succeeds) belongs to an ended process, and it is removed only if no process
+maps any of its files either (/proc/<pid>/maps: a live participant keeps the port of a dead one mapped for a
+while; such files go at a later clean). Files younger than `min_age_s` are left alone (a participant being
+created has made its files but may not hold the lock yet). A port left with no lock file at all (a listener
+that closed cleanly removes its lock but not the port: 405 of them, 52 kB each, had piled up here, ~100 more
+per test run; the Fast DDS tool never removes them) goes by the same rule. Older names (`fastrtps_...`) alike.
 """
 import fcntl
 import os
@@ -20,6 +21,7 @@ from pathlib import Path
 
 SHM_DIR = Path('/dev/shm')
 _LOCK = re.compile(r'^(?P<stem>(fastdds|fastrtps)_([0-9a-z]{16}|port\d{1,5}))_(el|sl)$')
+_PORT = re.compile(r'^(fastdds|fastrtps)_port\d{1,5}$')
 
 
 def _unlocked(path):
@@ -32,26 +34,47 @@ def _unlocked(path):
         return False
 
 
-def clean_zombie_segments(shm_dir=SHM_DIR, min_age_s=5.0):
-    """Delete the Fast DDS segments and ports in shm_dir whose owner processes have ended (every lock file of
-    the stem unlocked); returns the number of files removed (0 where there is no such directory)."""
+def mapped_paths(proc=Path('/proc')):
+    """Every file path some process (that this user may inspect) has mapped, from /proc/<pid>/maps."""
+    paths = set()
+    for pid in os.listdir(proc):
+        try:
+            with open(Path(proc) / pid / 'maps') as f:
+                for line in f:
+                    fields = line.split(maxsplit=5)      # address perms offset device inode [path]
+                    if len(fields) == 6:
+                        paths.add(fields[5].rstrip('\n'))
+        except OSError:                  # not a process, gone, or not ours to read
+            continue
+    return paths
+
+
+def clean_zombie_segments(shm_dir=SHM_DIR, min_age_s=5.0, mapped=None):
+    """Delete the Fast DDS segments and ports in shm_dir that belong to no running process: every lock file of
+    the stem unlocked (a port may have none) and none of its files mapped by a process; returns the number of
+    files removed (0 where there is no such directory). `mapped`: the mapped paths (default: from /proc)."""
     shm_dir = Path(shm_dir)
     try:
         names = os.listdir(shm_dir)
     except OSError:
         return 0
-    locks = {}                           # stem -> its lock files
+    stems = {name: [] for name in names if _PORT.match(name)}     # stem -> its lock files
     for name in names:
         if match := _LOCK.match(name):
-            locks.setdefault(match['stem'], []).append(shm_dir / name)
+            stems.setdefault(match['stem'], []).append(shm_dir / name)
+    if not stems:
+        return 0
+    mapped = mapped_paths() if mapped is None else mapped
     removed, now = 0, time.time()
-    for stem, stem_locks in locks.items():
+    for stem, locks in stems.items():
+        files = [shm_dir / stem, shm_dir / f'sem.{stem}_mutex', *locks]
         try:
-            if any(now - lock.stat().st_mtime < min_age_s or not _unlocked(lock) for lock in stem_locks):
+            if any(now - f.stat().st_mtime < min_age_s for f in files if f.exists()) or \
+                    any(str(f) in mapped for f in files) or not all(_unlocked(lock) for lock in locks):
                 continue
         except OSError:                  # gone meanwhile
             continue
-        for victim in [*stem_locks, shm_dir / stem, shm_dir / f'sem.{stem}_mutex']:
+        for victim in files:
             try:
                 os.remove(victim)
                 removed += 1
