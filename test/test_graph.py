@@ -186,8 +186,8 @@ def test_readme_topic_table_is_the_contracts():
     used = set()
     for path in nodes.glob('*.py'):
         for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
-            if isinstance(node, ast.Call) and getattr(node.func, 'attr', '') in ('subscribe', 'create_subscription',
-                                                                                  'create_publisher', 'array_publisher'):
+            if isinstance(node, ast.Call) and getattr(node.func, 'attr', '') in (
+                    'subscribe', 'create_subscription', 'create_publisher', 'array_publisher'):
                 topic = [a for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
                 used.update(a.value for a in topic[:1])
     assert used and used <= named | {'/diagnostics'}, sorted(used - named)

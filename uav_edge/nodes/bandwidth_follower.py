@@ -13,10 +13,10 @@ the follower takes the latest price of every RSU once per round, at t = (k + ans
 So a round costs a follower one wake-up instead of one per RSU, and its answers come half a round after
 the leaders' work, not on top of it. The graph spreads the UAVs' answers: UAV i at answer_phase =
 0.5 + i * follower_spread / I (graph.GraphOptions, default 0.2), so that followers sharing a core or a process
-do not all run in one block that a pose arriving then would wait for. The same wake-up checks staleness (an RSU or the channel estimate
-that went silent is noticed within a round; a separate check timer at twice the round rate made two thirds
-of an idle market's wake-ups). A solve whose inputs (q, prices, available RSUs) equal the previous one's
-reuses its demand.
+do not all run in one block that a pose arriving then would wait for. The same wake-up checks staleness
+(an RSU or the channel estimate that went silent is noticed within a round; a separate check timer at twice
+the round rate made two thirds of an idle market's wake-ups). A solve whose inputs (q, prices, available RSUs)
+equal the previous one's reuses its demand.
 """
 import numpy as np
 from std_msgs.msg import Float64MultiArray, String
