@@ -80,7 +80,7 @@ class EdgeNode(Node):
         return GuardedPublisher(self, self.create_publisher(msg_type, topic, contract.qos(qos_kind)))
 
     def array_publisher(self, topic, labels, shape, qos_kind):
-        """An ArrayPublisher of Float64MultiArray `shape` with dims `labels` on `topic` (guarded like make_publisher)."""
+        """An ArrayPublisher of Float64MultiArray `shape` with dims `labels` on `topic` (guarded, as make_publisher)."""
         from std_msgs.msg import Float64MultiArray
 
         return ArrayPublisher(self.make_publisher(Float64MultiArray, topic, qos_kind), labels, shape)
@@ -217,10 +217,11 @@ class AlignedTimer:
     An rclpy timer keeps the phase it started with: rcl moves the next call by exactly one period per tick and
     skips whole periods when late. Started late (35 nodes starting in one process delay every first tick by
     5-40 ms), the leaders' rounds of a one-process market sat 12-43 ms after their instants for good, on top of
-    the followers' answers. So after every tick the timer's next call time is checked; when it is off the
-    instants, the period is changed once so that the call after it lands on one, and set back there. The timer
-    is never reset or re-created (re-arming a timer each tick made rclpy's EventsExecutor deliver events queued
-    before the re-arm, session 8), and the period change needs no re-arm (rcl_timer_exchange_period).
+    the followers' answers. So at every tick the timer's next call time is worked out (next_call_ns); when it is
+    off the instants, the period is changed once so that the call after it lands on one, and set back there.
+    The timer is never reset or re-created: rclpy's EventsExecutor queues a timer's call when it expires, and a
+    reset before that call runs makes it run anyway, early (rcl_timer_call does not check readiness; session 8's
+    re-arm-every-tick timer did this under load). A period change re-arms nothing (rcl_timer_exchange_period).
     A tick whose due time (TimerInfo.expected_call_time) is off the instants is such a correction step and does
     not call back; a tick that was due on an instant calls back however late the executor runs it.
     """
