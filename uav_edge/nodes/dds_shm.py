@@ -62,17 +62,20 @@ def clean_zombie_segments(shm_dir=SHM_DIR, min_age_s=5.0, mapped=None):
     for name in names:
         if match := _LOCK.match(name):
             stems.setdefault(match['stem'], []).append(shm_dir / name)
-    if not stems:
-        return 0
-    mapped = mapped_paths() if mapped is None else mapped
-    removed, now = 0, time.time()
+    now, unowned = time.time(), []       # the files of each stem that is old enough and whose locks are free
     for stem, locks in stems.items():
-        files = [shm_dir / stem, shm_dir / f'sem.{stem}_mutex', *locks]
+        files = [f for f in (shm_dir / stem, shm_dir / f'sem.{stem}_mutex', *locks) if f.exists()]
         try:
-            if any(now - f.stat().st_mtime < min_age_s for f in files if f.exists()) or \
-                    any(str(f) in mapped for f in files) or not all(_unlocked(lock) for lock in locks):
-                continue
+            if all(now - f.stat().st_mtime >= min_age_s for f in files) and all(_unlocked(lock) for lock in locks):
+                unowned.append(files)
         except OSError:                  # gone meanwhile
+            continue
+    if not unowned:
+        return 0
+    mapped = mapped_paths() if mapped is None else mapped       # read /proc only when something may go
+    removed = 0
+    for files in unowned:
+        if any(str(f) in mapped for f in files):
             continue
         for victim in files:
             try:
