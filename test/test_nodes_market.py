@@ -173,12 +173,14 @@ def test_a_uav_moving_away_from_its_rsu_lowers_its_estimate_and_migrates(domain_
             fields = drive.until(lambda: _if_q(probe.get('drone', 'channel'), q_index, q_model), 10,
                                  f'the channel estimate at x = {x} m')
             seen.append(fields[:, q_index])
-            if x == 500.0:
-                first = drive.until(lambda: probe.get('drone', 'migration_target') or None, 10, 'a first target')
+            if x == 500.0:      # not the first target seen: answering before both RSUs' first prices are in, the
+                # UAV rightly buys from the one it has heard from (2 in 16 runs saw rsu_east first)
+                first = drive.until(lambda: probe.get('drone', 'migration_target') == 'rsu_west' or None, 10,
+                                    'the target rsu_west while hovering over it')
         final = drive.until(lambda: probe.get('drone', 'migration_target') == 'rsu_east' or None, 10,
                             'migration to rsu_east')
     seen = np.array(seen)
-    assert first == 'rsu_west' and final
+    assert first and final
     assert np.all(np.diff(seen[:, 0]) < 0) and np.all(np.diff(seen[:, 1]) > 0)
 
 

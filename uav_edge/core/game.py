@@ -170,18 +170,20 @@ def water_level(prices, params: GameParams):
 def _binding_water_level(prices, params: GameParams):
     """Water level of budget-binding UAVs: RSUs sorted by value per money, first consistent active set."""
     theta = value_per_money(prices, params)
-    order = np.argsort(-theta, axis=1)
-    theta_sorted = np.take_along_axis(theta, order, axis=1)
+    rows = np.arange(len(theta))
+    order = rows[:, None], np.argsort(-theta, axis=1)              # index of each UAV's RSUs, best first
+    theta_sorted = theta[order]
     positive = np.isfinite(theta_sorted)
-    S_sorted = np.where(positive, np.take_along_axis(params.S, order, axis=1), 0.0)
-    pq_sorted = np.where(positive, np.take_along_axis(prices / params.q, order, axis=1), 0.0)
+    S_sorted = np.where(positive, params.S[order], 0.0)
+    pq_sorted = np.where(positive, (prices / params.q)[order], 0.0)
     # Candidate water level when the top-k RSUs (by value per money) are active, k = 1..J.
     nu_k = params.delta[:, None] * np.cumsum(S_sorted, axis=1) / (
         params.budget[:, None] + np.cumsum(pq_sorted, axis=1))
-    next_theta = np.concatenate([theta_sorted[:, 1:], np.full((len(theta), 1), -np.inf)], axis=1)
-    # The active set is the first k whose level no longer lets the next RSU in.
-    k = np.argmax(nu_k >= next_theta, axis=1)
-    return nu_k[np.arange(len(k)), k]
+    # The active set is the first k whose level no longer lets the next RSU in (else all J are active): k counts
+    # the leading levels that do let the next one in.
+    lets_next_in = ~(nu_k[:, :-1] >= theta_sorted[:, 1:])
+    k = np.logical_and.accumulate(lets_next_in, axis=1).sum(axis=1)
+    return nu_k[rows, k]
 
 
 def follower_best_response_paper(prices, params: GameParams):
@@ -214,7 +216,7 @@ def _rows(params: GameParams, mask):
 
 def _check_prices(prices, params: GameParams):
     prices = np.broadcast_to(np.asarray(prices, dtype=float), params.q.shape)
-    if not np.all(np.isfinite(prices)) or np.any(prices <= 0):
+    if not ((prices > 0) & (prices < np.inf)).all():               # NaN fails both
         bad = np.argwhere(~(np.isfinite(prices) & (prices > 0)))[0]
         raise GameInputError(f'prices[{bad[0]}, {bad[1]}] (UAV {bad[0]}, RSU {bad[1]}): '
                              f'must be finite and > 0, got {prices[tuple(bad)]}')

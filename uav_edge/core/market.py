@@ -4,6 +4,8 @@ The equilibrium maths is in uav_edge/core/game.py; this module only adapts a gam
 knows right now (which RSUs are alive) and turns a demand vector into a migration target that
 does not flap on noise. Arrays are indexed [UAV i, RSU j] as in game.py.
 """
+import math
+
 import numpy as np
 
 from uav_edge.core.game import GameInputError, GameParams
@@ -32,13 +34,15 @@ def migration_target(demand, current=NO_TARGET, hysteresis=0.2, min_demand=1e-9)
     its demand by more than the relative `hysteresis` (0.2 = 20 %). Returns an RSU index or NO_TARGET.
     """
     b = np.asarray(demand, dtype=float)
-    if b.ndim != 1 or not np.all(np.isfinite(b)) or np.any(b < 0):
+    if b.ndim != 1 or not ((b >= 0) & (b < np.inf)).all():          # NaN fails both comparisons
         raise GameInputError(f'demand: expected a finite, non-negative (J,) vector, got {b!r}')
-    if not np.isfinite(hysteresis) or hysteresis < 0:
+    if not math.isfinite(hysteresis) or hysteresis < 0:
         raise GameInputError(f'hysteresis: must be finite and >= 0, got {hysteresis}')
-    if b.size == 0 or b.max() <= min_demand:
+    if b.size == 0:
         return NO_TARGET
-    best = int(np.argmax(b))
+    best = int(b.argmax())
+    if b[best] <= min_demand:
+        return NO_TARGET
     if 0 <= current < b.size and b[current] > min_demand and b[best] <= (1.0 + hysteresis) * b[current]:
         return int(current)
     return best

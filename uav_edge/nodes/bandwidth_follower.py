@@ -58,13 +58,11 @@ class BandwidthFollower(EdgeNode):
         self._solved = None               # (q, prices, available) of the last solve
         self.demand_pub = self.array_publisher('demand', ('rsu',), (J,), contract.DECISION)
         self.target_pub = self.make_publisher(String, 'migration_target', contract.LATCHED)
+        prices = contract.ArrayReader(('uav',), (num_uavs,), low=1e-9)
         self.price_inboxes = [self.latest_inbox(Float64MultiArray, contract.topic(name, 'prices'), contract.LATCHED,
-                                                lambda m: contract.read_array(m, ('uav',), (num_uavs,), low=1e-9))
-                              for name in self.rsu_names]
+                                                prices) for name in self.rsu_names]
         self.aligned_timer(self.param('round_period_s', 0.5), self.on_round, phase=self.param('answer_phase', 0.5))
-        self.subscribe(Float64MultiArray, 'channel', contract.SENSOR,
-                       lambda m: contract.read_channel(m, J),
-                       self.on_channel)
+        self.subscribe(Float64MultiArray, 'channel', contract.SENSOR, contract.channel_reader(J), self.on_channel)
         self.target_pub.publish(String(data=''))
 
     def take_prices(self):

@@ -49,7 +49,7 @@ class ChannelEstimator(EdgeNode):
                                         contract.SENSOR)
         self.subscribe(PoseStamped, 'pose', contract.SENSOR, contract.read_position, self.on_pose)
         self.subscribe(Float64MultiArray, 'link_quality', contract.SENSOR,
-                       lambda m: contract.read_array(m, ('rsu',), (J,), low=0.0, high=60.0, allow_nan=True),
+                       contract.ArrayReader(('rsu',), (J,), low=0.0, high=60.0, allow_nan=True),
                        self.on_measured)
         self.create_timer(self.pose_timeout_s / 2.0, self.check_inputs)
         self.condition('no pose yet', True, WARN, 'waiting for pose')
@@ -67,8 +67,9 @@ class ChannelEstimator(EdgeNode):
         self.last_pose_s = now
         p_los, gain, tau, q = self.estimate(xyz)
         use_measured = now - self.measured_at <= self.measured_timeout_s
-        q = np.where(use_measured, self.measured, q)
-        tau = np.where(use_measured, np.exp2(q) - 1.0, tau)
+        if use_measured.any():
+            q = np.where(use_measured, self.measured, q)
+            tau = np.where(use_measured, np.exp2(q) - 1.0, tau)
         self.fields = np.column_stack([p_los, linear_to_db(gain), linear_to_db(np.maximum(tau, 1e-300)), q,
                                        use_measured.astype(float)])
         if self.pending.pending:

@@ -13,6 +13,7 @@ rsu_names parameters); along 'field' the order is the tuple below. A message who
 or values do not match is invalid: the receiving node drops it, counts it and reports it.
 """
 import math
+import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -164,14 +165,17 @@ def read_array(msg, labels, shape, low=None, high=None, allow_nan=False):
     data = np.array(msg.data, dtype=float)
     if data.size != math.prod(shape):
         raise InvalidMessage(f'{data.size} values, expected {math.prod(shape)}')
-    arr = data.reshape(shape)
-    if not allow_nan:                     # fast path (every message): one pass, NaN fails every comparison
-        good = np.isfinite(arr)
-        if low is not None:
-            good &= arr >= low
-        if high is not None:
-            good &= arr <= high
-        if good.all():
+    return check_values(data.reshape(shape), low, high, allow_nan)
+
+
+def check_values(arr, low=None, high=None, allow_nan=False):
+    """arr if its values are finite (NaN allowed with allow_nan) and within [low, high]; InvalidMessage naming the
+    first bad one otherwise (read_array's value check)."""
+    shape = arr.shape
+    if not allow_nan:                     # fast path (every message): NaN fails every comparison, and the bounds
+        lo = _MIN_FLOAT if low is None else low          # default to the finite range, so inf fails one too
+        hi = _MAX_FLOAT if high is None else high
+        if ((arr >= lo) & (arr <= hi)).all():
             return arr
     finite = np.isfinite(arr)
     if not allow_nan and not finite.all():
@@ -188,21 +192,96 @@ def read_array(msg, labels, shape, low=None, high=None, allow_nan=False):
     return arr
 
 
-CHANNEL_LOW = (0.0, -400.0, -400.0, 0.0, 0.0)       # per CHANNEL_FIELDS
-CHANNEL_HIGH = (1.0, 100.0, 400.0, 100.0, 1.0)
+_MIN_FLOAT, _MAX_FLOAT = -np.finfo(float).max, np.finfo(float).max      # check_values' default bounds
 
 
-def read_channel(msg, num_rsus):
-    """The (J, len(CHANNEL_FIELDS)) channel array, validated field by field."""
-    return read_array(msg, ('rsu', 'field'), (num_rsus, len(CHANNEL_FIELDS)), low=CHANNEL_LOW, high=CHANNEL_HIGH)
+class ArrayReader:
+    """read_array for one layout, callable on a message or (from_serialized) on its serialized bytes, as a
+    subscription made with raw=True delivers them (EdgeNode.subscribe and latest_inbox do so for an ArrayReader).
+
+    The bytes of a valid message are always the same header (CDR encapsulation, labels, sizes, strides, data
+    length; its alignment padding is whatever the sender's buffer held) followed by the values as little-endian
+    float64, so from_serialized checks the layout with a few bytes comparisons and views the values in place,
+    without building rclpy message objects (a pricing leader reads 34 arrays per round). Anything else (another
+    layout, big-endian CDR) is deserialized and goes through read_array, whose error names what is wrong; bytes
+    that are no message at all are invalid. Values read from bytes are a read-only view.
+    """
+
+    def __init__(self, labels, shape, low=None, high=None, allow_nan=False):
+        self.labels, self.shape, self.size = tuple(labels), tuple(shape), math.prod(shape)
+        self.bounds = dict(low=low, high=high, allow_nan=allow_nan)
+        self.header = _serialized_header(self.labels, self.shape)       # None: always deserialize
+
+    def __call__(self, msg):
+        return read_array(msg, self.labels, self.shape, **self.bounds)
+
+    def from_serialized(self, raw):
+        if self.header is not None:
+            length, pieces = self.header
+            if len(raw) == length + 8 * self.size and all(raw[a:b] == piece for a, b, piece in pieces):
+                return check_values(np.frombuffer(raw, dtype='<f8', offset=length).reshape(self.shape),
+                                    **self.bounds)
+        from rclpy.serialization import deserialize_message
+        from std_msgs.msg import Float64MultiArray
+
+        try:
+            msg = deserialize_message(raw, Float64MultiArray)
+        except Exception as err:                    # rclpy raises its own error types for undecodable bytes
+            raise InvalidMessage(f'not a Float64MultiArray ({len(raw)} bytes): {err}') from None
+        return self(msg)
+
+
+def _serialized_header(labels, shape):
+    """(length, [(start, end, bytes)]) of a (labels, shape) Float64MultiArray in little-endian CDR up to its first
+    value: the header's bytes without its alignment padding. Checked against rclpy's serializer; None if the
+    serializer lays the message out otherwise (ArrayReader then always deserializes)."""
+    from rclpy.serialization import serialize_message
+
+    out, padding = bytearray(b'\x00\x01\x00\x00'), set()    # encapsulation: CDR little-endian
+    def align(n):                                             # CDR aligns relative to the end of the encapsulation
+        while (len(out) - 4) % n:
+            padding.add(len(out))
+            out.append(0)
+    def uint32(value):
+        align(4)
+        out.extend(struct.pack('<I', value))
+    template = make_array(np.arange(1.0, math.prod(shape) + 1.0).reshape(shape), labels)
+    uint32(len(template.layout.dim))
+    for dim in template.layout.dim:
+        uint32(len(dim.label) + 1)
+        out.extend(dim.label.encode() + b'\x00')
+        uint32(dim.size)
+        uint32(dim.stride)
+    uint32(template.layout.data_offset)
+    uint32(len(template.data))
+    align(8)
+    pieces, start = [], 0
+    for k in sorted(padding) + [len(out)]:
+        if k > start:
+            pieces.append((start, k, bytes(out[start:k])))
+        start = k + 1
+    raw, values = serialize_message(template), np.asarray(template.data, dtype='<f8').tobytes()
+    if raw[len(out):] != values or not all(raw[a:b] == piece for a, b, piece in pieces):
+        return None
+    return len(out), pieces
+
+
+CHANNEL_LOW = np.array((0.0, -400.0, -400.0, 0.0, 0.0))       # per CHANNEL_FIELDS
+CHANNEL_HIGH = np.array((1.0, 100.0, 400.0, 100.0, 1.0))
+
+
+def channel_reader(num_rsus):
+    """ArrayReader of the (J, len(CHANNEL_FIELDS)) channel array, validated field by field."""
+    return ArrayReader(('rsu', 'field'), (num_rsus, len(CHANNEL_FIELDS)), low=CHANNEL_LOW, high=CHANNEL_HIGH)
 
 
 def _world_vector(msg, vector, what):
-    """(3,) float array of a vector field of a stamped message in WORLD_FRAME; InvalidMessage otherwise."""
+    """(x, y, z) floats of a vector field of a stamped message in WORLD_FRAME; InvalidMessage otherwise.
+    Checked as plain floats: three numbers are cheaper in Python than in numpy (it runs per pose)."""
     if msg.header.frame_id != WORLD_FRAME:
         raise InvalidMessage(f"frame_id {msg.header.frame_id!r}, expected {WORLD_FRAME!r}")
-    xyz = np.array([vector.x, vector.y, vector.z], dtype=float)
-    if not np.all(np.isfinite(xyz)):
+    xyz = (vector.x, vector.y, vector.z)
+    if not all(map(math.isfinite, xyz)):
         raise InvalidMessage(f'non-finite {what}')
     return xyz
 
@@ -210,17 +289,17 @@ def _world_vector(msg, vector, what):
 def read_position(msg, max_abs_m=1e6):
     """(x, y, z) in m of a PoseStamped/PointStamped-like message in WORLD_FRAME; InvalidMessage otherwise."""
     xyz = _world_vector(msg, msg.pose.position, 'position')
-    if np.any(np.abs(xyz) > max_abs_m):
-        raise InvalidMessage(f'position {xyz.tolist()} beyond {max_abs_m:g} m')
+    if max(map(abs, xyz)) > max_abs_m:
+        raise InvalidMessage(f'position {list(xyz)} beyond {max_abs_m:g} m')
     q = msg.pose.orientation
-    if not np.all(np.isfinite([q.x, q.y, q.z, q.w])):
+    if not all(map(math.isfinite, (q.x, q.y, q.z, q.w))):
         raise InvalidMessage('non-finite orientation')
-    return xyz
+    return np.array(xyz)
 
 
 def read_velocity(msg, max_speed_mps=100.0):
     """(vx, vy, vz) in m/s of a TwistStamped in WORLD_FRAME; InvalidMessage otherwise."""
-    vel = _world_vector(msg, msg.twist.linear, 'velocity')
+    vel = np.array(_world_vector(msg, msg.twist.linear, 'velocity'))
     speed = float(np.linalg.norm(vel))
     if speed > max_speed_mps:
         raise InvalidMessage(f'speed {speed:.1f} m/s above {max_speed_mps:g} m/s')

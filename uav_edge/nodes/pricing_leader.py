@@ -73,14 +73,14 @@ class PricingLeader(EdgeNode):
         self.policy = self.load_policy()
         self.pub = self.array_publisher('prices', ('uav',), (I,), contract.LATCHED)
         # inputs matter only at round time: each is read then (latest message), not per message (common.Inbox)
+        prices, channel = contract.ArrayReader(('uav',), (I,), low=1e-9), contract.channel_reader(J)
+        demand = contract.ArrayReader(('rsu',), (J,), low=0.0)
         self.price_inboxes = {k: self.latest_inbox(Float64MultiArray, contract.topic(name, 'prices'), contract.LATCHED,
-                                                   lambda m: contract.read_array(m, ('uav',), (I,), low=1e-9))
-                              for k, name in enumerate(self.rsu_names) if k != self.j}
+                                                   prices) for k, name in enumerate(self.rsu_names) if k != self.j}
         self.channel_inboxes = [self.latest_inbox(Float64MultiArray, contract.topic(name, 'channel'), contract.SENSOR,
-                                                  lambda m: contract.read_channel(m, J)) for name in self.uav_names]
+                                                  channel) for name in self.uav_names]
         self.demand_inboxes = [self.latest_inbox(Float64MultiArray, contract.topic(name, 'demand'), contract.DECISION,
-                                                 lambda m: contract.read_array(m, ('rsu',), (J,), low=0.0))
-                               for name in self.uav_names]
+                                                 demand) for name in self.uav_names]
         self.publish_prices()
         self.aligned_timer(self.period, self.market_round, phase=self.param('round_phase', 0.0))
 

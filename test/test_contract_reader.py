@@ -1,0 +1,53 @@
+"""contract.ArrayReader: reading a Float64MultiArray from its serialized bytes (raw subscriptions) gives exactly what
+read_array gives on the message, and the same error for a bad one; bytes that are no message are invalid."""
+import numpy as np
+import pytest
+
+pytest.importorskip('rclpy')
+from rclpy.serialization import serialize_message  # noqa: E402
+
+from uav_edge.nodes import contract  # noqa: E402
+
+
+def both(reader, msg):
+    """(value or error text from the message, the same from its bytes)."""
+    out = []
+    for read, arg in ((reader, msg), (reader.from_serialized, serialize_message(msg))):
+        try:
+            out.append(read(arg))
+        except contract.InvalidMessage as err:
+            out.append(str(err))
+    return out
+
+
+def test_serialized_valid_arrays_read_like_messages_through_the_prefix():
+    channel = contract.channel_reader(5)
+    values = np.column_stack([np.linspace(0.1, 0.9, 5), -np.arange(5.0), np.arange(5.0), np.linspace(1, 9, 5),
+                              [0, 1, 0, 0, 1]])
+    for reader, data in ((channel, values), (contract.ArrayReader(('uav',), (15,), low=1e-9), np.arange(1.0, 16.0)),
+                         (contract.ArrayReader(('rsu',), (3,), allow_nan=True), [np.nan, 2.0, 0.5])):
+        assert reader.header is not None                      # the fast path exists for these layouts
+        msg = contract.make_array(data, reader.labels)
+        from_msg, from_bytes = both(reader, msg)
+        np.testing.assert_array_equal(from_bytes, from_msg)
+        assert from_bytes.shape == reader.shape and not from_bytes.flags.writeable
+
+
+@pytest.mark.parametrize('data, labels, expected', [
+    (np.arange(1.0, 4.0), ('uav',), 'layout sizes (3,), expected (2,)'),
+    (np.arange(1.0, 3.0), ('rsu',), "layout labels ('rsu',), expected ('uav',)"),
+    ([1.0, np.nan], ('uav',), 'non-finite value at index (1,)'),
+    ([1.0, np.inf], ('uav',), 'non-finite value at index (1,)'),
+    ([1.0, 0.0], ('uav',), 'value 0 at index (1,) outside [1e-09, None]'),
+])
+def test_a_bad_serialized_array_gets_the_error_of_the_bad_message(data, labels, expected):
+    reader = contract.ArrayReader(('uav',), (2,), low=1e-9)
+    from_msg, from_bytes = both(reader, contract.make_array(np.asarray(data), labels))
+    assert from_msg == from_bytes == expected
+
+
+def test_bytes_that_are_no_message_are_invalid_not_a_crash():
+    reader = contract.ArrayReader(('uav',), (2,))
+    for raw in (b'', b'\x00\x01\x00\x00\xff\xff\xff\xff', b"\x00\x01\x00\x00\x01\x00\x00\x00"):
+        with pytest.raises(contract.InvalidMessage, match='not a Float64MultiArray|layout|values'):
+            reader.from_serialized(raw)
