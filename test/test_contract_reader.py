@@ -51,3 +51,4 @@ def test_bytes_that_are_no_message_are_invalid_not_a_crash():
     for raw in (b'', b'\x00\x01\x00\x00\xff\xff\xff\xff', b"\x00\x01\x00\x00\x01\x00\x00\x00"):
         with pytest.raises(contract.InvalidMessage, match='not a Float64MultiArray|layout|values'):
             reader.from_serialized(raw)
+

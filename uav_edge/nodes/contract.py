@@ -210,16 +210,16 @@ class ArrayReader:
     def __init__(self, labels, shape, low=None, high=None, allow_nan=False):
         self.labels, self.shape, self.size = tuple(labels), tuple(shape), math.prod(shape)
         self.bounds = dict(low=low, high=high, allow_nan=allow_nan)
-        self.header = _serialized_header(self.labels, self.shape)       # None: always deserialize
+        self.header = serialized_header(self.labels, self.shape)        # None: always deserialize
 
     def __call__(self, msg):
         return read_array(msg, self.labels, self.shape, **self.bounds)
 
     def from_serialized(self, raw):
         if self.header is not None:
-            length, pieces = self.header
-            if len(raw) == length + 8 * self.size and all(raw[a:b] == piece for a, b, piece in pieces):
-                return check_values(np.frombuffer(raw, dtype='<f8', offset=length).reshape(self.shape),
+            header, pieces = self.header
+            if len(raw) == len(header) + 8 * self.size and all(raw[a:b] == piece for a, b, piece in pieces):
+                return check_values(np.frombuffer(raw, dtype='<f8', offset=len(header)).reshape(self.shape),
                                     **self.bounds)
         from rclpy.serialization import deserialize_message
         from std_msgs.msg import Float64MultiArray
@@ -231,25 +231,30 @@ class ArrayReader:
         return self(msg)
 
 
-def _serialized_header(labels, shape):
-    """(length, [(start, end, bytes)]) of a (labels, shape) Float64MultiArray in little-endian CDR up to its first
-    value: the header's bytes without its alignment padding. Checked against rclpy's serializer; None if the
-    serializer lays the message out otherwise (ArrayReader then always deserializes)."""
+def serialized_header(labels, shape):
+    """(header, [(start, end, bytes)]): a (labels, shape) Float64MultiArray in little-endian CDR up to its first
+    value (padding zeroed; the message is header + values as '<f8' bytes), and the pieces of it that are not
+    alignment padding (what a reader compares: a sender's padding is whatever its buffer held). Checked against
+    rclpy's serializer; None if that lays the message out otherwise (ArrayReader then always deserializes)."""
     from rclpy.serialization import serialize_message
 
     out, padding = bytearray(b'\x00\x01\x00\x00'), set()    # encapsulation: CDR little-endian
+
     def align(n):                                             # CDR aligns relative to the end of the encapsulation
         while (len(out) - 4) % n:
             padding.add(len(out))
             out.append(0)
+
     def uint32(value):
         align(4)
         out.extend(struct.pack('<I', value))
+
     template = make_array(np.arange(1.0, math.prod(shape) + 1.0).reshape(shape), labels)
     uint32(len(template.layout.dim))
     for dim in template.layout.dim:
-        uint32(len(dim.label) + 1)
-        out.extend(dim.label.encode() + b'\x00')
+        label = dim.label.encode() + b'\x00'                  # a CDR string: length with the NUL, bytes, NUL
+        uint32(len(label))
+        out.extend(label)
         uint32(dim.size)
         uint32(dim.stride)
     uint32(template.layout.data_offset)
@@ -263,7 +268,7 @@ def _serialized_header(labels, shape):
     raw, values = serialize_message(template), np.asarray(template.data, dtype='<f8').tobytes()
     if raw[len(out):] != values or not all(raw[a:b] == piece for a, b, piece in pieces):
         return None
-    return len(out), pieces
+    return bytes(out), pieces
 
 
 CHANNEL_LOW = np.array((0.0, -400.0, -400.0, 0.0, 0.0))       # per CHANNEL_FIELDS
