@@ -80,11 +80,11 @@ def _check_params(params, positive=(), non_negative=(), finite=()):
 
 def _pair_offsets(uav_pos_m, ground_pos_m):
     """Offsets ground - uav for every pair: (N, 3) x (M, 3) -> (N, M, 3); (3,) x (M, 3) -> (M, 3)."""
-    uav = _checked_positions('uav_pos_m', uav_pos_m)
-    ground = _checked_positions('ground_pos_m', ground_pos_m)
-    if uav.ndim >= 2:
-        uav = uav[..., None, :]
-    return ground - uav
+    return _offsets(_checked_positions('uav_pos_m', uav_pos_m), _checked_positions('ground_pos_m', ground_pos_m))
+
+
+def _offsets(uav, ground):
+    return ground - (uav[..., None, :] if uav.ndim >= 2 else uav)
 
 
 def distance_3d(uav_pos_m, ground_pos_m):
@@ -133,7 +133,11 @@ def sinr(signal_w, interference_w, noise_w):
 
 def spectral_efficiency(snr):
     """Spectral efficiency q = log2(1 + snr) in bit/s/Hz from a linear SNR or SINR (seed 0 Eq. 2)."""
-    return np.log2(1.0 + _checked('snr', snr, low=0))
+    return _spectral_efficiency(_checked('snr', snr, low=0))
+
+
+def _spectral_efficiency(snr):
+    return np.log2(1.0 + snr)
 
 
 def transmission_rate(bandwidth, spectral_efficiency):
@@ -153,6 +157,10 @@ def large_scale_gain(distance_m, ref_gain, exponent):
     d = _checked('distance_m', distance_m, low=0, low_open=True)
     beta0 = _checked('ref_gain', ref_gain, low=0, low_open=True)
     alpha = _checked('exponent', exponent, low=0)
+    return _large_scale_gain(d, beta0, alpha)
+
+
+def _large_scale_gain(d, beta0, alpha):
     return beta0 * np.power(d, -alpha)
 
 
@@ -200,13 +208,20 @@ A2G_DEFAULTS = A2GChannelParams()
 
 def los_probability(elevation_deg, params=A2G_DEFAULTS):
     """LoS probability 1 / (1 + c1 exp(-c2 (theta - c1))), theta in degrees (seed 3 Eq. 2)."""
-    theta = _checked('elevation_deg', elevation_deg, low=-90.0, high=90.0)
+    return _los_probability(_checked('elevation_deg', elevation_deg, low=-90.0, high=90.0), params)
+
+
+def _los_probability(theta, params):
     return 1.0 / (1.0 + params.c1 * np.exp(-params.c2 * (theta - params.c1)))
 
 
 def a2g_path_loss_exponents(altitude_m, params=A2G_DEFAULTS):
     """(alpha^L, alpha^NL) = (2.225 - 0.05 log10 d, 4.32 - 0.76 log10 d) at UAV altitude d in m (seed 3 Table I)."""
-    log_d = np.log10(_checked('altitude_m', altitude_m, low=0, low_open=True))
+    return _a2g_path_loss_exponents(_checked('altitude_m', altitude_m, low=0, low_open=True), params)
+
+
+def _a2g_path_loss_exponents(altitude_m, params):
+    log_d = np.log10(altitude_m)
     return (params.los_exponent_base - params.los_exponent_slope * log_d,
             params.nlos_exponent_base - params.nlos_exponent_slope * log_d)
 
@@ -398,15 +413,20 @@ def a2g_mean_path_gain(uav_pos_m, ground_pos_m, params=A2G_DEFAULTS, min_distanc
 
 def _los_and_mean_path_gain(uav_pos_m, ground_pos_m, params, min_distance_m):
     """(Pr^LoS, E[l]) of a2g_mean_path_gain from one geometry: the pair offsets are checked and taken once, and
-    only the LoS gain of the LoS term and the NLoS gain of the NLoS term are computed (runs per pose)."""
+    only the LoS gain of the LoS term and the NLoS gain of the NLoS term are computed."""
     floor = float(_checked('min_distance_m', min_distance_m, low=0, low_open=True))
-    offsets = _pair_offsets(uav_pos_m, ground_pos_m)
+    return _los_and_mean_path_gain_of(_pair_offsets(uav_pos_m, ground_pos_m), params, floor)
+
+
+def _los_and_mean_path_gain_of(offsets, params, floor):
+    """_los_and_mean_path_gain from checked offsets and floor (> 0): the values it derives need no checks (the
+    elevation from arctan2 is within +-90 deg, distances and heights are floored), so none are made (per pose)."""
     height = -offsets[..., 2]                                  # altitude_above
-    p_los = los_probability(np.degrees(np.arctan2(height, np.linalg.norm(offsets[..., :2], axis=-1))), params)
+    p_los = _los_probability(np.degrees(np.arctan2(height, np.linalg.norm(offsets[..., :2], axis=-1))), params)
     distance = np.maximum(np.linalg.norm(offsets, axis=-1), floor)
-    alpha_los, alpha_nlos = a2g_path_loss_exponents(np.maximum(height, floor), params)
-    return p_los, (p_los * large_scale_gain(distance, params.ref_gain_los, alpha_los)
-                   + (1.0 - p_los) * large_scale_gain(distance, params.ref_gain_nlos, alpha_nlos))
+    alpha_los, alpha_nlos = _a2g_path_loss_exponents(np.maximum(height, floor), params)
+    return p_los, (p_los * _large_scale_gain(distance, params.ref_gain_los, alpha_los)
+                   + (1.0 - p_los) * _large_scale_gain(distance, params.ref_gain_nlos, alpha_nlos))
 
 
 def calibrated_channel_gain(uav_pos_m, ground_pos_m, reference_pos_m, reference_gain_db,
@@ -437,18 +457,22 @@ class LinkQualityEstimator:
     def __init__(self, rsu_pos_m, reference_pos_m, tx_power_dbm, gain_db, noise_dbm, params=A2G_DEFAULTS,
                  min_distance_m=1.0):
         self.rsu_pos_m = _checked_positions('rsu_pos_m', rsu_pos_m)
-        self.params, self.min_distance_m = params, min_distance_m
+        self.params = params
+        self.min_distance_m = float(_checked('min_distance_m', min_distance_m, low=0, low_open=True))
         self.gain_per_mean = _gain_per_mean_path_gain(self.rsu_pos_m, reference_pos_m, gain_db, params,
                                                       min_distance_m)
         self.tx_power_w = dbm_to_watt(_checked('tx_power_dbm', tx_power_dbm))
-        self.noise_w = dbm_to_watt(_checked('noise_dbm', noise_dbm))
+        self.noise_w = _checked('noise_w', dbm_to_watt(_checked('noise_dbm', noise_dbm)), low=0, low_open=True)
+        _checked('tx_power_w', self.tx_power_w, low=0)
 
     def __call__(self, uav_pos_m):
-        """(Pr^LoS, gain g, SNR tau, q) per RSU at uav_pos_m (3,), each (M,); g and tau linear."""
-        p_los, mean_path_gain = _los_and_mean_path_gain(uav_pos_m, self.rsu_pos_m, self.params, self.min_distance_m)
+        """(Pr^LoS, gain g, SNR tau, q) per RSU at uav_pos_m (3,), each (M,); g and tau linear. Only the position
+        is checked: everything else was checked above, and what is derived from it is in range by construction."""
+        offsets = _offsets(_checked_positions('uav_pos_m', uav_pos_m), self.rsu_pos_m)
+        p_los, mean_path_gain = _los_and_mean_path_gain_of(offsets, self.params, self.min_distance_m)
         gain = self.gain_per_mean * mean_path_gain
-        tau = snr(self.tx_power_w, gain, self.noise_w)
-        return p_los, gain, tau, spectral_efficiency(tau)
+        tau = self.tx_power_w * gain / self.noise_w                                   # snr (seed 0 Eq. 1)
+        return p_los, gain, tau, _spectral_efficiency(tau)
 
 
 def estimated_link_quality(uav_pos_m, rsu_pos_m, reference_pos_m, tx_power_dbm, gain_db, noise_dbm,
