@@ -32,7 +32,8 @@ class ChannelEstimator(EdgeNode):
         self.rsu_positions = np.reshape(self.param_array('rsu_positions_m'), (J, 3))
         self.estimate = channel.LinkQualityEstimator(            # the RSUs' half computed once, here
             self.rsu_positions, self.param_array('reference_position_m'), self.param_array('tx_power_dbm'),
-            self.param_array('gain_db'), self.param_array('noise_dbm'), min_distance_m=self.param('min_distance_m', 1.0))
+            self.param_array('gain_db'), self.param_array('noise_dbm'),
+            min_distance_m=self.param('min_distance_m', 1.0))
         self.measured_timeout_s = self.param('measured_timeout_s', 2.0)
         self.pose_timeout_s = self.param('pose_timeout_s', 2.0)
         self.min_interval_s = 1.0 / self.param('max_rate_hz', 25.0)

@@ -339,8 +339,8 @@ class Inbox:
     def take(self):
         """The value of the newest message that arrived since the last take(), None if none did or it was
         invalid (then it is counted and reported like any invalid message). Older unread ones are skipped: the
-        subscription keeps one message (depth 1), so one take gets the newest (a second, to see that nothing is
-        left, doubled the cost of a leader's 34 takes per round)."""
+        subscription keeps one message (depth 1), so one take gets the newest and no second one is needed to see
+        that nothing is left."""
         waiting = take_all(self.subscription, limit=1)
         if not waiting:
             return None
