@@ -463,7 +463,6 @@ class LinkQualityEstimator:
                                                       min_distance_m)
         self.tx_power_w = dbm_to_watt(_checked('tx_power_dbm', tx_power_dbm))
         self.noise_w = _checked('noise_w', dbm_to_watt(_checked('noise_dbm', noise_dbm)), low=0, low_open=True)
-        _checked('tx_power_w', self.tx_power_w, low=0)
 
     def __call__(self, uav_pos_m):
         """(Pr^LoS, gain g, SNR tau, q) per RSU at uav_pos_m (3,), each (M,); g and tau linear. Only the position
