@@ -147,7 +147,10 @@ MOVE_SCENARIO = {
          'tx_power_dbm': 20.0, 'cost': 2.0, 'price_cap': 30.0}]},
     'uavs': {'items': [{'name': 'drone', 'home_m': [500.0, 1000.0, 0.0], 'delta': 15.0, 'budget': 8.0,
                         'ssim_threshold': 0.5,
-                        'ssim': {'l': [0.95, 0.93], 'contrast': [0.95, 0.93], 's': [0.95, 0.93]}}]},
+                        # rsu_east's twin copy is of lower quality (SSIM 0.85): at home (x = 500 m, where both
+                        # links estimate q = 3.46) the equilibrium demand is 2.1x higher at rsu_west, not a near
+                        # tie (with 0.93 it was 1.02x: whichever RSU the first prices favoured kept the twin)
+                        'ssim': {'l': [0.95, 0.85], 'contrast': [0.95, 0.85], 's': [0.95, 0.85]}}]},
     'users': {'count': 0},
 }
 
@@ -165,10 +168,6 @@ def test_a_uav_moving_away_from_its_rsu_lowers_its_estimate_and_migrates(domain_
     seen = []
     with InProcessGraph(specs, domain_id=domain_id) as g:
         probe = g.add(Probe(world.uav_names, world.rsu_names, context=g.context))
-        # both RSUs' prices first: a UAV answering with only rsu_east's rightly buys there, and the hysteresis then
-        # (rightly) keeps its twin at rsu_east while it hovers over rsu_west (failed 4 of 44 runs without this
-        # wait, 1 of 45 with it: the prices' first rounds can still favour rsu_east for a moment)
-        wait_for(lambda: probe.matrix('prices', world.rsu_names), 10, what="both RSUs' prices")
         for x in (500.0, 550.0, 600.0, 650.0, 700.0):
             pose = [x, 1000.0, 30.0]
             q_model = channel.estimated_link_quality(pose, world.rsu_positions_m, ref, world.tx_power_dbm,
@@ -177,12 +176,11 @@ def test_a_uav_moving_away_from_its_rsu_lowers_its_estimate_and_migrates(domain_
             fields = drive.until(lambda: _if_q(probe.get('drone', 'channel'), q_index, q_model), 10,
                                  f'the channel estimate at x = {x} m')
             seen.append(fields[:, q_index])
-            if x == 500.0:
-                first = drive.until(lambda: probe.get('drone', 'migration_target') or None, 10, 'a first target')
-        final = drive.until(lambda: probe.get('drone', 'migration_target') == 'rsu_east' or None, 10,
-                            'migration to rsu_east')
+            if x == 500.0:          # the first prices may favour either RSU; the settled market buys at rsu_west
+                drive.until(lambda: probe.get('drone', 'migration_target') == 'rsu_west' or None, 10,
+                            'the twin at rsu_west while hovering over it')
+        drive.until(lambda: probe.get('drone', 'migration_target') == 'rsu_east' or None, 10, 'migration to rsu_east')
     seen = np.array(seen)
-    assert first == 'rsu_west' and final
     assert np.all(np.diff(seen[:, 0]) < 0) and np.all(np.diff(seen[:, 1]) > 0)
 
 
