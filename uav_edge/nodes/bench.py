@@ -55,7 +55,8 @@ COUNTERS_WAIT_S = 30.0   # longest wait for every leader's diagnostics (1 Hz eac
 
 
 def cpu_jiffies():
-    """(busy, total) CPU jiffies of the whole machine since boot (/proc/stat), None where there is none."""
+    """(busy, total, steal) CPU jiffies of the whole machine since boot (/proc/stat), None where there is none.
+    Steal is time a virtual CPU was ready but the hypervisor ran something else; it counts as busy."""
     try:
         with open('/proc/stat') as f:
             fields = [int(v) for v in f.readline().split()[1:]]
@@ -63,7 +64,17 @@ def cpu_jiffies():
         return None
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)         # idle + iowait
     total = sum(fields[:8])                                          # guest time is already in user
-    return total - idle, total
+    return total - idle, total, (fields[7] if len(fields) > 7 else 0)
+
+
+def cpu_use_since(start):
+    """{'cpu_busy', 'cpu_steal'}: the shares of all cores' time since `start` (a cpu_jiffies() reading) that were
+    busy, and that the hypervisor took (steal: a VM's tail latency is not all its own); {} where unknown."""
+    end = cpu_jiffies()
+    if start is None or end is None:
+        return {}
+    total = max(end[1] - start[1], 1)
+    return {'cpu_busy': round((end[0] - start[0]) / total, 3), 'cpu_steal': round((end[2] - start[2]) / total, 4)}
 
 
 class _Market:
@@ -140,7 +151,7 @@ class _Market:
                 if now - start >= min_s:
                     return {'settle_s': round(now - start, 1), 'busy_before': None}
                 continue
-            samples.append((now, *busy_total))
+            samples.append((now, *busy_total[:2]))
             while samples[0][0] < now - window_s:
                 samples.pop(0)
             t0, b0, n0 = samples[0]
@@ -252,12 +263,13 @@ UNIQUE_POSES = 20            # pose offsets cycle through 20 distinct values (1 
 
 
 def _latency_samples(market, samples, stagger):
-    """{clock: (latencies ms, unanswered poses)} over `samples` pose sets: all UAVs in one burst, or (stagger)
+    """({clock: (latencies ms, unanswered poses)}, cpu_use_since the first pose) over `samples` pose sets: all UAVs in one burst, or (stagger)
     each UAV's pose at its own offset i * SAMPLE_PERIOD_S / I within the period, as independent vehicles send
     them. Two clocks of the same answers: 'reader' = when the demand reached the recorders' DDS reader
     (time.time()), 'callback' = when the probe's callback ran (perf_counter). Answers are matched only after
     the poses went out, so the matching (main thread) never competes with the graph for the GIL or a core."""
     w, probe = market.world, market.probe
+    cpu_start = cpu_jiffies()
     held = probe.matrix('prices', w.rsu_names)             # (J, I): the prices every follower holds now
     market.drain()                                         # the recorders start empty
     with probe.lock:
@@ -277,6 +289,7 @@ def _latency_samples(market, samples, stagger):
         sets.append((pose_of, sent))
         time.sleep(max(0.0, start + SAMPLE_PERIOD_S - time.perf_counter()))
     time.sleep(ANSWER_WINDOW_S)
+    cpu = cpu_use_since(cpu_start)
     with probe.lock:
         probe.keep_arrivals = False
         arrivals = {t: list(v) for t, v in probe.arrivals.items()}
@@ -293,7 +306,7 @@ def _latency_samples(market, samples, stagger):
             latencies += [1e3 * v for v in got.values()]
             lost += w.num_uavs - len(got)
         out[clock] = (np.array(latencies), lost)
-    return out
+    return out, cpu
 
 
 def bench_node_latency(quick=False, deployments=DEPLOYMENTS):
@@ -313,7 +326,8 @@ def bench_node_latency(quick=False, deployments=DEPLOYMENTS):
             results = {}
             for stagger in (False, True):
                 load = _load_note()
-                results[stagger] = (_latency_samples(market, 40 if quick else 200, stagger), load)
+                clocks, cpu = _latency_samples(market, 40 if quick else 200, stagger)
+                results[stagger] = (clocks, {**load, **cpu})
         for stagger, (clocks, load) in results.items():
             lat, lost = clocks['reader']
             p50, p99 = _percentiles(lat)
@@ -366,11 +380,11 @@ def _run_rate(deploy, rate_hz, run_s):
         load = _load_note()
         for recorder in market.recorders.values():      # drop what was recorded while starting
             recorder.drain()
-        t1, wall1 = time.perf_counter(), time.time()
+        t1, wall1, cpu_start = time.perf_counter(), time.time(), cpu_jiffies()
         while time.perf_counter() - t1 < run_s:
             market.publish_poses()
             time.sleep(0.1)
-        t2, wall2 = time.perf_counter(), time.time()
+        t2, wall2, cpu = time.perf_counter(), time.time(), cpu_use_since(cpu_start)
         # when each message was SENT (its publisher's source timestamp), so the instrument's own delivery delay
         # (in one process the probe's callbacks queue behind the nodes') cannot move an answer across a round
         sent = {}
@@ -387,7 +401,7 @@ def _run_rate(deploy, rate_hz, run_s):
     sustained = missed == 0 and received_hz >= 0.95 * rate_hz and answered >= 0.99
     return {'rate_hz': rate_hz, 'received_hz': round(received_hz, 2), 'leader_hz': round(leader_hz, 2),
             'missed_rounds': missed, 'answered': round(answered, 4), 'max_gap_ms': round(1e3 * float(gaps.max()), 1),
-            'sustained': bool(sustained), **settle, **load}
+            'sustained': bool(sustained), **settle, **load, **cpu}
 
 
 def bench_market_rate(quick=False, deployments=DEPLOYMENTS):
