@@ -3,7 +3,8 @@
 Which nodes run, in which namespaces and with which parameters is decided by uav_edge.graph (the
 same code as the launch-free runner `uav-edge run`); this file only turns its NodeSpecs into
 launch_ros Node actions. Arguments: scenario, num_uavs, policy, sim, round_period, use_sim_time,
-log_level, group (node: one process per node; namespace: one per UAV / RSU, graph.process_groups). sim:=builtin also starts the built-in simulator (graph.simulator_command) as a process;
+log_level, group (node: one process per node; namespace: one per UAV / RSU, graph.process_groups).
+sim:=builtin also starts the built-in simulator (graph.simulator_command) as a process;
 sim:=px4 attaches the flight bridges to PX4 SITL instances started as in sitl/README.md.
 """
 import sys

@@ -383,7 +383,8 @@ def test_velocity_setpoint_moves_in_the_enu_direction_then_stale_stops_and_holds
             reply = probe.call('offboard_start')
             assert reply.success, reply.message
             # the simulator's own NED velocity: north = ENU y, east = ENU x, down = -ENU z
-            wait_for(lambda: np.allclose(v.vel, (-1.0, 1.5, -0.5), atol=0.1), 10.0, 'velocity (N,E,D) = (-1, 1.5, -0.5)')
+            wait_for(lambda: np.allclose(v.vel, (-1.0, 1.5, -0.5), atol=0.1), 10.0,
+                     'velocity (N,E,D) = (-1, 1.5, -0.5)')
             assert probe.diag_value('velocity setpoint') == 'fresh or unused'
             for bad, frame in [((6.0, 0.0, 0.0), 'map'), ((float('nan'), 0.0, 0.0), 'map'), ((1.0, 0.0, 0.0), 'odom')]:
                 stream.publish_once(bad, frame)                          # too fast, NaN, wrong frame

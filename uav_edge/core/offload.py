@@ -426,7 +426,7 @@ def inconvenience_factor(share, floor=0.05):
 
 
 def incentive_factors(params: Seed1Params):
-    """(u_i, u_ki, u_ji) = (f_i^max / mean(f_i^max, f_k^max, f_j^max), f_k^max / f_i^max, f_j^max / f_i^max) (§2.11)."""
+    """(u_i, u_ki, u_ji) = (f_i^max / mean(f_i^max, f_k^max, f_j^max), f_k^max / f_i^max, f_j^max / f_i^max) §2.11."""
     fi, fj, fk = params.busy_cpu_max_hz, params.idle_cpu_max_hz, params.uav_cpu_max_hz
     return fi / ((fi + fk + fj) / 3.0), fk / fi, fj / fi
 

@@ -213,7 +213,8 @@ def _bench_config(quick, rate_hz, bridge_params):
         {'bench': 'flight_bridge offboard setpoint send jitter p99 (bridge side)' + label,
          'value': float(np.percentile(send_jitter_ms, 99)), 'unit': 'ms', 'target': None, 'ok': None,
          'max_ms': float(np.max(send_jitter_ms)), **common},
-        {'bench': 'flight_bridge offboard setpoint jitter p99 at the vehicle handler (simulator scheduling included)' + label,
+        {'bench': 'flight_bridge offboard setpoint jitter p99 at the vehicle handler (simulator scheduling included)'
+                  + label,
          'value': float(np.percentile(handler_jitter_ms, 99)), 'unit': 'ms', 'target': None, 'ok': None,
          'max_ms': float(np.max(handler_jitter_ms)), **common},
     ]

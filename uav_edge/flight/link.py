@@ -107,7 +107,8 @@ class FlightLink:
         if not (math.isfinite(stale_velocity_s) and 0.05 <= stale_velocity_s <= 60.0):
             raise ValueError(f'velocity_stale_after_s: must be in [0.05, 60] s, got {stale_velocity_s!r}')
         if not (math.isfinite(gil_switch_interval_s) and 0.0 <= gil_switch_interval_s <= 0.1):
-            raise ValueError(f'gil_switch_interval_s: must be in [0, 0.1] s (0 = leave it), got {gil_switch_interval_s!r}')
+            raise ValueError('gil_switch_interval_s: must be in [0, 0.1] s (0 = leave it), '
+                             f'got {gil_switch_interval_s!r}')
         if not (isinstance(realtime_priority, (int, float)) and realtime_priority in range(100)):
             raise ValueError(f'realtime_priority: must be an integer in [0, 99] (0 = off), got {realtime_priority!r}')
         self.url, self.rate_hz = url, float(rate_hz)

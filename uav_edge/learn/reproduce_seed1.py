@@ -7,8 +7,9 @@
 
 Full run (spec [D-A44]): 5 seeds, 200 x 600 = 120k steps per training, sweeps at the spec's values.
 --quick: 3 seeds x 2,500 steps for Fig. 3, and 3 sweep points x 1 seed x 2,000 steps, TD3 only, for
-Figs. 4-8 (a few minutes on 2 cores; a smoke test of the pipeline, far below the paper's budget). Every point also shows the spec's hand-made hover policy
-(not from the paper) as a reference. Intervals are 95 % Student-t confidence intervals over seeds.
+Figs. 4-8 (a few minutes on 2 cores; a smoke test of the pipeline, far below the paper's budget). Every point
+also shows the spec's hand-made hover policy (not from the paper) as a reference. Intervals are 95 % Student-t
+confidence intervals over seeds.
 
 Entry point: main(argv) (hook: `uav-edge reproduce seed1` -> reproduce_seed1.main(argv)).
 """

@@ -360,7 +360,8 @@ def format_summary(summary):
     for name, by in summary.get('paired', {}).items():
         lines.append(f"{name} paired over seeds {by['seeds']}: " + ', '.join(
             f"{w} {by[w]['mean'] / 1e3:+.1f}k ({by[w]['a_higher']}/{by[w]['equal']}/{by[w]['b_higher']}, one-sided "
-            f"p {by[w]['p_greater']:.3g})" if by[w]['p_greater'] is not None else f'{w} n/a' for w in ('last', 'selected')))
+            f"p {by[w]['p_greater']:.3g})" if by[w]['p_greater'] is not None else f'{w} n/a'
+            for w in ('last', 'selected')))
     if 'hover_heuristic' in summary:
         lines.append(f"hover heuristic on the test periods: {fmt(summary['hover_heuristic']['return'])}")
     return '\n'.join(lines)

@@ -263,11 +263,12 @@ UNIQUE_POSES = 20            # pose offsets cycle through 20 distinct values (1 
 
 
 def _latency_samples(market, samples, stagger):
-    """({clock: (latencies ms, unanswered poses)}, cpu_use_since the first pose) over `samples` pose sets: all UAVs in one burst, or (stagger)
-    each UAV's pose at its own offset i * SAMPLE_PERIOD_S / I within the period, as independent vehicles send
-    them. Two clocks of the same answers: 'reader' = when the demand reached the recorders' DDS reader
-    (time.time()), 'callback' = when the probe's callback ran (perf_counter). Answers are matched only after
-    the poses went out, so the matching (main thread) never competes with the graph for the GIL or a core."""
+    """({clock: (latencies ms, unanswered poses)}, cpu_use_since the first pose) over `samples` pose sets: all
+    UAVs in one burst, or (stagger) each UAV's pose at its own offset i * SAMPLE_PERIOD_S / I within the period,
+    as independent vehicles send them. Two clocks of the same answers: 'reader' = when the demand reached the
+    recorders' DDS reader (time.time()), 'callback' = when the probe's callback ran (perf_counter). Answers are
+    matched only after the poses went out, so the matching (main thread) never competes with the graph for the
+    GIL or a core."""
     w, probe = market.world, market.probe
     cpu_start = cpu_jiffies()
     held = probe.matrix('prices', w.rsu_names)             # (J, I): the prices every follower holds now
