@@ -110,3 +110,49 @@ def test_summary_pairs_td3_with_each_baseline_over_common_seeds(tiny_study):
         td3 = summary['algos']['td3']['selected']['return']['values'][0]
         other = summary['algos'][base]['selected']['return']['values'][0]
         assert entry['selected']['values'] == [pytest.approx(td3 - other)]
+
+
+def _fake_runs(seeds, rng):
+    """{algo: {seed: run}} with the fields summarise() reads (random returns)."""
+    runs = {}
+    for algo in ('td3', 'ddpg', 'ppo'):
+        for s in seeds:
+            last, sel = ({k: float(v) for k, v in zip(('return', 'revenue', 'penalty'), rng.normal(5e4, 3e4, 3))}
+                         for _ in range(2))
+            runs.setdefault(algo, {})[s] = {'last': last, 'selected': {**sel, 'step': 1000 * (s + 1),
+                                                                        'val_return': sel['return']},
+                                            'curve': {'return': list(rng.normal(0, 1, 5))}, 'cpu_seconds': 1.0}
+    return runs
+
+
+def test_merged_parts_of_a_study_equal_the_whole_and_refuse_overlaps(tmp_path):
+    rng = np.random.default_rng(0)
+    cfg = st.StudyConfig(steps=120_000, seeds=(0, 1, 2, 3, 4), eval_every=4000)
+    runs = _fake_runs(range(5), rng)
+    hover = {s: {'return': 3e4 + s, 'revenue': 3e4 + s, 'penalty': 0.0} for s in range(5)}
+    part = lambda seeds: st.summarise({a: {s: by[s] for s in seeds} for a, by in runs.items()},   # noqa: E731
+                                      st.StudyConfig(steps=120_000, seeds=tuple(seeds), eval_every=4000),
+                                      {s: hover[s] for s in seeds})
+    whole, a, b = st.summarise(runs, cfg, hover), part([0, 1, 2]), part([3, 4])
+    paths = []
+    for name, summary in (('a', a), ('b', b)):
+        paths.append(str(tmp_path / f'{name}.json'))
+        json.dump(summary, open(paths[-1], 'w'))
+    assert st.main(['--merge', *paths, '--out', str(tmp_path / 'merged')]) == 0
+    merged = json.load(open(tmp_path / 'merged' / 'summary.json'))
+    assert os.path.getsize(tmp_path / 'merged' / 'tests.png') > 0
+    assert merged['study']['seeds'] == [0, 1, 2, 3, 4] and merged['merged_from'] == [[0, 1, 2], [3, 4]]
+    for algo in ('td3', 'ddpg', 'ppo'):
+        for which in ('last', 'selected'):
+            for key in ('return', 'revenue', 'penalty'):
+                assert merged['algos'][algo][which][key] == pytest.approx(whole['algos'][algo][which][key])
+        assert merged['algos'][algo]['selected']['step'] == whole['algos'][algo]['selected']['step']
+    for base in ('td3_vs_ddpg', 'td3_vs_ppo'):
+        for which in ('last', 'selected'):
+            assert merged['paired'][base][which] == pytest.approx(whole['paired'][base][which])
+            assert merged['welch'][base][which] == pytest.approx(whole['welch'][base][which])
+    assert merged['hover_heuristic']['return'] == pytest.approx(whole['hover_heuristic']['return'])
+    with pytest.raises(ValueError, match='td3 seed 3 is in more than one'):
+        st.merge_summaries([a, b, part([3])])
+    with pytest.raises(ValueError, match='differ in steps'):
+        st.merge_summaries([a, st.summarise(runs, st.StudyConfig(steps=30_000, seeds=(0,), eval_every=4000))])

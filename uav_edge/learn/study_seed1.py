@@ -247,43 +247,69 @@ def prune_models(runs, summary, out_dir):
 
 # --- figure --------------------------------------------------------------------------------------
 
+_LABELS = {'td3': 'TD3', 'ddpg': 'DDPG', 'ppo': 'PPO'}
+
+
+def _plot_tests(bx, summary):
+    """The test returns of every algorithm in `summary`: last (open circle) and validation-selected (square),
+    mean and 95 % CI, one dot per seed, the hover heuristic dotted."""
+    algos = [a for a in ALGORITHMS if a in summary['algos']]
+    for k, algo in enumerate(algos):
+        entry, colour = summary['algos'][algo], f'C{ALGORITHMS.index(algo)}'      # as in plot()'s curves
+        for j, which in enumerate(('last', 'selected')):
+            x = k + (j - 0.5) * 0.3
+            stat = entry[which]['return']
+            bx.errorbar(x, stat['mean'] / 1e3, yerr=(stat['ci95'] or 0) / 1e3, fmt='o' if j == 0 else 's',
+                        color=colour, capsize=5, ms=7, mfc='white' if j == 0 else colour)
+            bx.scatter(np.full(len(stat['values']), x + 0.07), np.array(stat['values']) / 1e3, s=10,
+                       color=colour, alpha=0.6, zorder=3)
+    hover = summary.get('hover_heuristic', {}).get('return', {}).get('mean')
+    if hover is not None:
+        bx.axhline(hover / 1e3, color='k', ls=':', lw=1, label='hover heuristic')
+    bx.set_xticks(range(len(algos)), [f"{_LABELS[a]} (n={len(summary['algos'][a]['seeds'])})" for a in algos])
+    bx.set(ylabel='test return per flight period (x1000)',
+           title='test: last (open circle) and validation-selected (square)\nmean, 95 % CI; dots = seeds')
+    bx.axhline(0, color='0.7', lw=0.6)
+
+
+def plot_tests(summary, path, title):
+    """_plot_tests alone (a merged summary has no learning curves)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    fig, bx = plt.subplots(figsize=(6.5, 4.8))
+    _plot_tests(bx, summary)
+    bx.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot(runs, summary, path, title):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    labels = {'td3': 'TD3', 'ddpg': 'DDPG', 'ppo': 'PPO'}
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(14, 4.8), gridspec_kw={'width_ratios': [3, 2]})
     hover = summary.get('hover_heuristic', {}).get('return', {}).get('mean')
-    for k, algo in enumerate(a for a in ALGORITHMS if a in runs):
-        by_seed = runs[algo]
+    for algo in (a for a in ALGORITHMS if a in runs):
+        k, by_seed = ALGORITHMS.index(algo), runs[algo]
         length = min(len(r['curve']['return']) for r in by_seed.values())
         steps = np.array(next(iter(by_seed.values()))['curve']['steps'][:length])
         values = np.array([r['curve']['return'][:length] for r in by_seed.values()]) / 1e3
         stats = [mean_ci(values[:, c]) for c in range(length)]
         mean = np.array([m for m, _ in stats])
         half = np.array([h or 0.0 for _, h in stats])
-        ax.plot(steps, mean, f'C{k}', label=f'{labels[algo]} (n={len(values)})')
+        ax.plot(steps, mean, f'C{k}', label=f'{_LABELS[algo]} (n={len(values)})')
         ax.fill_between(steps, mean - half, mean + half, color=f'C{k}', alpha=0.18)
-        entry = summary['algos'][algo]
-        for j, which in enumerate(('last', 'selected')):
-            x = k + (j - 0.5) * 0.3
-            stat = entry[which]['return']
-            bx.errorbar(x, stat['mean'] / 1e3, yerr=(stat['ci95'] or 0) / 1e3, fmt='o' if j == 0 else 's',
-                        color=f'C{k}', capsize=5, ms=7, mfc='white' if j == 0 else f'C{k}')
-            bx.scatter(np.full(len(stat['values']), x + 0.07), np.array(stat['values']) / 1e3, s=10,
-                       color=f'C{k}', alpha=0.6, zorder=3)
     if hover is not None:
-        for axis in (ax, bx):
-            axis.axhline(hover / 1e3, color='k', ls=':', lw=1, label='hover heuristic (its test return, for scale)')
+        ax.axhline(hover / 1e3, color='k', ls=':', lw=1, label='hover heuristic (its test return, for scale)')
     ax.set(xlabel='environment steps', ylabel='validation return per flight period (x1000)',
            title='validation return (mean, 95 % CI band)')
     ax.legend(fontsize=8)
-    algos = [a for a in ALGORITHMS if a in runs]
-    bx.set_xticks(range(len(algos)), [labels[a] for a in algos])
-    bx.set(ylabel='test return per flight period (x1000)',
-           title='test: last (open circle) and validation-selected (square)\nmean, 95 % CI; dots = seeds')
-    bx.axhline(0, color='0.7', lw=0.6)
+    _plot_tests(bx, summary)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -340,6 +366,78 @@ def write_summary(cfg: StudyConfig, out_dir):
     return summary
 
 
+_TESTED = ('return', 'revenue', 'penalty')
+
+
+def merge_summaries(summaries):
+    """One summary over the seeds of several summary.json of the same study (same budget, protocol, config and
+    overrides) run in parts, e.g. in different sessions: the per-seed test values are pooled and every statistic
+    and test is recomputed as summarise() does. A summary holds no learning curves, so the merged one has none
+    (plot_tests draws it). A seed found twice for one algorithm is an error, not a silent overwrite."""
+    same = ('steps', 'eval_every', 'val_periods', 'test_periods', 'config', 'overrides')
+    first = summaries[0]['study']
+    for other in summaries[1:]:
+        differs = [k for k in same if other['study'].get(k) != first.get(k)]
+        if differs:
+            raise ValueError(f"merge: the summaries differ in {', '.join(differs)}; only parts of one study merge")
+    per_seed = {}                                  # {algo: {seed: {which: {key: value}}}}
+    for summary in summaries:
+        for algo, entry in summary['algos'].items():
+            for k, seed in enumerate(entry['seeds']):
+                if seed in per_seed.get(algo, {}):
+                    raise ValueError(f'merge: {algo} seed {seed} is in more than one summary')
+                per_seed.setdefault(algo, {})[seed] = {
+                    w: {key: entry[w][key]['values'][k] for key in _TESTED} for w in ('last', 'selected')}
+                per_seed[algo][seed]['step'] = entry['selected']['step'][k]
+    merged = {'study': {**{k: first.get(k) for k in same},
+                        'seeds': sorted({s for by in per_seed.values() for s in by}),
+                        'algos': [a for a in ALGORITHMS if a in per_seed]},
+              'protocol': summaries[0]['protocol'], 'merged_from': [s['study']['seeds'] for s in summaries],
+              'algos': {}, 'welch': {}, 'paired': {}}
+    for algo in merged['study']['algos']:
+        seeds = sorted(per_seed[algo])
+        merged['algos'][algo] = {'seeds': seeds, **{w: {key: summary_stat([per_seed[algo][s][w][key] for s in seeds])
+                                                         for key in _TESTED} for w in ('last', 'selected')}}
+        merged['algos'][algo]['selected']['step'] = [per_seed[algo][s]['step'] for s in seeds]
+    for base in ('ddpg', 'ppo'):
+        if 'td3' not in per_seed or base not in per_seed:
+            continue
+        td3, other = per_seed['td3'], per_seed[base]
+        merged['welch'][f'td3_vs_{base}'] = {w: welch([td3[s][w]['return'] for s in sorted(td3)],
+                                                      [other[s][w]['return'] for s in sorted(other)])
+                                             for w in ('last', 'selected')}
+        both = sorted(set(td3) & set(other))
+        merged['paired'][f'td3_vs_{base}'] = {'seeds': both, **{
+            w: paired([td3[s][w]['return'] for s in both], [other[s][w]['return'] for s in both])
+            for w in ('last', 'selected')}}
+    hover = {}
+    for summary in summaries:
+        ref = summary.get('hover_heuristic')
+        if ref:
+            hover.update({seed: {key: ref[key]['values'][k] for key in _TESTED}
+                          for k, seed in enumerate(ref['seeds'])})
+    if hover:
+        merged['hover_heuristic'] = {'seeds': sorted(hover), **{key: summary_stat([hover[s][key] for s in sorted(hover)])
+                                                                for key in _TESTED}}
+    return merged
+
+
+def write_merged(paths, out_dir):
+    """merge_summaries of the summary.json files `paths` -> <out>/summary.json and <out>/tests.png."""
+    summaries = []
+    for path in paths:
+        with open(path) as fh:
+            summaries.append(json.load(fh))
+    merged = merge_summaries(summaries)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, 'summary.json'), 'w') as fh:
+        json.dump(merged, fh, indent=1)
+    study = merged['study']
+    plot_tests(merged, os.path.join(out_dir, 'tests.png'),
+               f"seed 1: held-out test returns, {study['steps']} steps, seeds {study['seeds']}")
+    return merged
+
+
 def format_summary(summary):
     def fmt(stat):
         half = f" +- {stat['ci95'] / 1e3:.1f}k" if stat.get('ci95') is not None else ''
@@ -352,7 +450,8 @@ def format_summary(summary):
             lines.append(f"{algo:4s} {which:8s} n={len(e['seeds'])} test {fmt(s['return'])} "
                          f"[{', '.join(f'{v / 1e3:+.1f}k' for v in s['return']['values'])}] "
                          f"Q {s['revenue']['mean'] / 1e3:.1f}k F {s['penalty']['mean'] / 1e3:.1f}k")
-        lines.append(f"{'':4s} selected steps {e['selected']['step']}; cpu {e['cpu_seconds']['total']:.0f} s")
+        cpu = f"; cpu {e['cpu_seconds']['total']:.0f} s" if 'cpu_seconds' in e else ''      # a merged one has none
+        lines.append(f"{'':4s} selected steps {e['selected']['step']}{cpu}")
     for name, by in summary.get('welch', {}).items():
         lines.append(f"{name}: " + ', '.join(
             f"{w} diff {t['diff'] / 1e3:+.1f}k p {t['p']:.3g}" if t and t.get('p') is not None else f'{w} n/a'
@@ -397,7 +496,17 @@ def main(argv=None):
     parser.add_argument('--jobs', type=int, default=1, help='training processes at once')
     parser.add_argument('--stop-file', default=None, help='if this file exists, start no new run')
     parser.add_argument('--summary-only', action='store_true', help='only re-summarise the finished runs')
+    parser.add_argument('--merge', nargs='+', metavar='SUMMARY_JSON', default=None,
+                        help='pool the seeds of these summary.json (parts of one study) into <out>/summary.json '
+                             'and <out>/tests.png; runs nothing')
     args = parser.parse_args(argv)
+    if args.merge:
+        try:
+            summary = write_merged(args.merge, args.out)
+        except (OSError, ValueError, KeyError) as exc:
+            parser.error(f'--merge: {exc}')
+        print(format_summary(summary))
+        return 0
     try:
         cfg = StudyConfig(steps=args.steps, seeds=tuple(args.seeds), algos=tuple(args.algos),
                           eval_every=args.eval_every, val_periods=args.val_periods, test_periods=args.test_periods,
