@@ -145,6 +145,7 @@ class _Market:
         start, samples = time.monotonic(), []            # (monotonic s, busy jiffies, total jiffies)
         while True:
             self.publish_poses()
+            self.drain()       # a little at a time: one drain of minutes of recordings held the GIL for ~1 s
             time.sleep(0.1)
             now, busy_total = time.monotonic(), cpu_jiffies()
             if busy_total is None:                       # not Linux: the fixed minimum only
@@ -376,23 +377,23 @@ def _run_rate(deploy, rate_hz, run_s):
         w = market.world
         market.wait_ready(120)
         settle = market.settle
+        market.drain()                                  # drop what was recorded while starting, before counting
         t0 = time.perf_counter()
         start = market.wait_counters(after=t0)
         load = _load_note()
-        for recorder in market.recorders.values():      # drop what was recorded while starting
-            recorder.drain()
+        market.drain()
         t1, wall1, cpu_start = time.perf_counter(), time.time(), cpu_jiffies()
         while time.perf_counter() - t1 < run_s:
             market.publish_poses()
             time.sleep(0.1)
         t2, wall2, cpu = time.perf_counter(), time.time(), cpu_use_since(cpu_start)
+        end = market.wait_counters(after=t2)   # before the drain below: in one process its Python stalls the graph
         # when each message was SENT (its publisher's source timestamp), so the instrument's own delivery delay
         # (in one process the probe's callbacks queue behind the nodes') cannot move an answer across a round
         sent = {}
         for topic, recorder in market.recorders.items():
             tx = np.array([tx for _, tx, _ in recorder.drain()])
             sent[topic] = np.sort(tx[(tx >= wall1) & (tx < wall2)])
-        end = market.wait_counters(after=t2)
     leader_hz = min(end[r][0] - start[r][0] for r in w.rsu_names) / (t2 - t0 + 1.0)   # diagnostics ~1 s apart
     missed = sum(end[r][1] - start[r][1] for r in w.rsu_names)
     rounds = sent[f'/{w.rsu_names[0]}/prices']
