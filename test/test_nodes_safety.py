@@ -103,12 +103,16 @@ def test_stale_inputs_hold_prices_zero_demand_and_hold_position(one_uav):
     assert status(probe, '/uav0/bandwidth_follower') is not None
     wait_for(lambda: status(probe, '/uav0/bandwidth_follower', WARN, 'no fresh channel estimate'), 5,
              what='follower WARN')
-    held = probe.matrix('prices', world.rsu_names)
+    # the leaders notice the stale channel on their own clock (after the follower did; until then they still
+    # polish their prices against the last q: a snapshot taken then moved by 2e-10 in one CI run), then hold
+    assert wait_for(lambda: status(probe, '/rsu0/pricing_leader', WARN, 'their prices held'), 5, what='leader WARN')
     leader = g.nodes['/rsu0/pricing_leader']
+    rounds = leader.rounds
+    wait_for(lambda: leader.rounds >= rounds + 2 or None, 5, what='two rounds with the prices held')
+    held = probe.matrix('prices', world.rsu_names)
     rounds = leader.rounds
     wait_for(lambda: leader.rounds >= rounds + 5 or None, 5, what='five more market rounds')
     np.testing.assert_array_equal(probe.matrix('prices', world.rsu_names), held)
-    assert wait_for(lambda: status(probe, '/rsu0/pricing_leader', WARN, 'their prices held'), 5, what='leader WARN')
     setpoint = wait_for(lambda: _hold(probe.get('uav0', 'setpoint'), last_pose), 5, what='planner holding')
     assert setpoint is not None
     assert wait_for(lambda: status(probe, '/uav0/trajectory_planner', WARN, 'holding last known position'), 5,
