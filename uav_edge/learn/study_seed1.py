@@ -184,6 +184,25 @@ def hover_reference(study: StudyConfig, seeds):
     return {s: evaluate(lambda obs: action, params, study.test_periods, seed=test_seed(s)) for s in seeds}
 
 
+def comparisons(by_seed):
+    """({'td3_vs_<base>': Welch tests}, {'td3_vs_<base>': paired tests}) of the test returns, last and selected;
+    by_seed: {algo: {seed: {'last': {'return': ...}, 'selected': {...}}}} (runs, or a merge's pooled values).
+    Welch uses every seed of each algorithm, the paired test the seeds both finished."""
+    tests, pairs = {}, {}
+    for base in ('ddpg', 'ppo'):
+        td3, other = by_seed.get('td3', {}), by_seed.get(base, {})
+        if td3 and other:
+            tests[f'td3_vs_{base}'] = {w: welch([td3[s][w]['return'] for s in sorted(td3)],
+                                                [other[s][w]['return'] for s in sorted(other)])
+                                       for w in ('last', 'selected')}
+        both = sorted(set(td3) & set(other))
+        if both:
+            pairs[f'td3_vs_{base}'] = {'seeds': both, **{
+                w: paired([td3[s][w]['return'] for s in both], [other[s][w]['return'] for s in both])
+                for w in ('last', 'selected')}}
+    return tests, pairs
+
+
 def summarise(runs, study: StudyConfig, hover=None):
     summary = {'study': study.to_dict(), 'protocol': {
         'validation': f'every {study.eval_every} steps, {study.val_periods} periods from seed 30000 + 97 seed; '
@@ -202,20 +221,7 @@ def summarise(runs, study: StudyConfig, hover=None):
         cpu = [by_seed[s]['cpu_seconds'] for s in seeds]
         entry['cpu_seconds'] = {'total': float(sum(cpu)), 'per_run': summary_stat(cpu)}
         summary['algos'][algo] = entry
-    tests = {}
-    for base in ('ddpg', 'ppo'):
-        if 'td3' in summary['algos'] and base in summary['algos']:
-            tests[f'td3_vs_{base}'] = {w: welch(summary['algos']['td3'][w]['return']['values'],
-                                                summary['algos'][base][w]['return']['values'])
-                                       for w in ('last', 'selected')}
-    summary['welch'] = tests
-    summary['paired'] = {}                         # TD3 - baseline per seed, over the seeds both finished
-    for base in ('ddpg', 'ppo'):
-        both = sorted(set(runs.get('td3', {})) & set(runs.get(base, {})))
-        if both:
-            summary['paired'][f'td3_vs_{base}'] = {'seeds': both, **{
-                w: paired([runs['td3'][s][w]['return'] for s in both], [runs[base][s][w]['return'] for s in both])
-                for w in ('last', 'selected')}}
+    summary['welch'], summary['paired'] = comparisons(runs)
     if hover:
         summary['hover_heuristic'] = {'seeds': sorted(hover), **{k: summary_stat([hover[s][k] for s in sorted(hover)])
                                                                  for k in ('return', 'revenue', 'penalty')}}
@@ -393,23 +399,13 @@ def merge_summaries(summaries):
                         'seeds': sorted({s for by in per_seed.values() for s in by}),
                         'algos': [a for a in ALGORITHMS if a in per_seed]},
               'protocol': summaries[0]['protocol'], 'merged_from': [s['study']['seeds'] for s in summaries],
-              'algos': {}, 'welch': {}, 'paired': {}}
+              'algos': {}}
     for algo in merged['study']['algos']:
         seeds = sorted(per_seed[algo])
         merged['algos'][algo] = {'seeds': seeds, **{w: {key: summary_stat([per_seed[algo][s][w][key] for s in seeds])
                                                          for key in _TESTED} for w in ('last', 'selected')}}
         merged['algos'][algo]['selected']['step'] = [per_seed[algo][s]['step'] for s in seeds]
-    for base in ('ddpg', 'ppo'):
-        if 'td3' not in per_seed or base not in per_seed:
-            continue
-        td3, other = per_seed['td3'], per_seed[base]
-        merged['welch'][f'td3_vs_{base}'] = {w: welch([td3[s][w]['return'] for s in sorted(td3)],
-                                                      [other[s][w]['return'] for s in sorted(other)])
-                                             for w in ('last', 'selected')}
-        both = sorted(set(td3) & set(other))
-        merged['paired'][f'td3_vs_{base}'] = {'seeds': both, **{
-            w: paired([td3[s][w]['return'] for s in both], [other[s][w]['return'] for s in both])
-            for w in ('last', 'selected')}}
+    merged['welch'], merged['paired'] = comparisons(per_seed)
     hover = {}
     for summary in summaries:
         ref = summary.get('hover_heuristic')
@@ -417,8 +413,9 @@ def merge_summaries(summaries):
             hover.update({seed: {key: ref[key]['values'][k] for key in _TESTED}
                           for k, seed in enumerate(ref['seeds'])})
     if hover:
-        merged['hover_heuristic'] = {'seeds': sorted(hover), **{key: summary_stat([hover[s][key] for s in sorted(hover)])
-                                                                for key in _TESTED}}
+        seeds = sorted(hover)
+        merged['hover_heuristic'] = {'seeds': seeds, **{key: summary_stat([hover[s][key] for s in seeds])
+                                                        for key in _TESTED}}
     return merged
 
 
