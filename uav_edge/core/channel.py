@@ -120,7 +120,11 @@ def received_power(tx_power_w, gain):
 def snr(tx_power_w, gain, noise_w):
     """SNR tau = m g / sigma^2 with linear gain and noise power in W (seed 0 Eq. 1; seed 1 Eqs. 8-9)."""
     noise = _checked('noise_w', noise_w, low=0, low_open=True)
-    return received_power(tx_power_w, gain) / noise
+    return _snr(_checked('tx_power_w', tx_power_w, low=0), _checked('gain', gain, low=0), noise)
+
+
+def _snr(tx_power_w, gain, noise_w):
+    return tx_power_w * gain / noise_w
 
 
 def sinr(signal_w, interference_w, noise_w):
@@ -470,7 +474,7 @@ class LinkQualityEstimator:
         offsets = _offsets(_checked_positions('uav_pos_m', uav_pos_m), self.rsu_pos_m)
         p_los, mean_path_gain = _los_and_mean_path_gain_of(offsets, self.params, self.min_distance_m)
         gain = self.gain_per_mean * mean_path_gain
-        tau = self.tx_power_w * gain / self.noise_w                                   # snr (seed 0 Eq. 1)
+        tau = _snr(self.tx_power_w, gain, self.noise_w)
         return p_los, gain, tau, _spectral_efficiency(tau)
 
 
