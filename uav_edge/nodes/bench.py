@@ -271,13 +271,12 @@ def _latency_samples(market, samples, stagger):
     matched only after the poses went out, so the matching (main thread) never competes with the graph for the
     GIL or a core."""
     w, probe = market.world, market.probe
-    cpu_start = cpu_jiffies()
     held = probe.matrix('prices', w.rsu_names)             # (J, I): the prices every follower holds now
     market.drain()                                         # the recorders start empty
     with probe.lock:
         probe.arrivals.clear()
         probe.keep_arrivals = True
-    sets = []
+    sets, cpu_start = [], cpu_jiffies()                    # the window the docstring names: from the first pose
     for k in range(samples):
         # 10..200 m east of home: every step moves each UAV's q by more than the estimator's
         # min_relative_change (1e-4; 0.5 m steps did not for UAVs ~1 km from the RSUs)
