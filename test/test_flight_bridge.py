@@ -32,6 +32,7 @@ from uav_edge.nodes import contract  # noqa: E402
 from uav_edge.nodes.flight_bridge import FlightBridge  # noqa: E402
 from uav_edge.sitl import Fleet  # noqa: E402
 from uav_edge.sitl.ports import InstanceAllocator  # noqa: E402
+from uav_edge.stall import wait_for  # noqa: E402
 
 SPEED = 8.0
 HOME = (100.0, 200.0, 0.0)          # world ENU of uav0's home, m
@@ -91,18 +92,7 @@ def test_limits_and_energy_alarm_decision():
 
 # --- harness ----------------------------------------------------------------------------------------
 
-def wait_for(predicate, timeout_s, what):
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f'timed out after {timeout_s} s waiting for {what}')
-
-
 _instances = InstanceAllocator(40, 80)   # other test files use other ranges
-
 
 
 class Probe(Node):
@@ -385,12 +375,13 @@ def test_velocity_setpoint_moves_in_the_enu_direction_then_stale_stops_and_holds
             # the simulator's own NED velocity: north = ENU y, east = ENU x, down = -ENU z
             wait_for(lambda: np.allclose(v.vel, (-1.0, 1.5, -0.5), atol=0.1), 10.0,
                      'velocity (N,E,D) = (-1, 1.5, -0.5)')
-            assert probe.diag_value('velocity setpoint') == 'fresh or unused'
+            wait_for(lambda: probe.diag_value('velocity setpoint') == 'fresh or unused', 5.0, 'velocity fresh')
             for bad, frame in [((6.0, 0.0, 0.0), 'map'), ((float('nan'), 0.0, 0.0), 'map'), ((1.0, 0.0, 0.0), 'odom')]:
                 stream.publish_once(bad, frame)                          # too fast, NaN, wrong frame
             wait_for(lambda: probe.diag_value('invalid velocity_setpoint') == '3', 5.0, 'three invalid velocities')
             wait_for(lambda: probe.position()[0] > start[0] + 2.0, 10.0, 'moving east')
-            assert np.allclose(v.vel, (-1.0, 1.5, -0.5), atol=0.1)        # the invalid ones changed nothing
+            wait_for(lambda: np.allclose(v.vel, (-1.0, 1.5, -0.5), atol=0.1), 5.0,    # the invalid ones
+                     'the same velocity')                           # changed nothing (after a freeze: back to it)
         moved = probe.position() - start
         assert moved[0] > 2.0 and moved[1] < -1.0 and moved[2] > 0.5     # +x east, -y south, +z up
         # no message for velocity_stale_after_s: the bridge holds position and says so

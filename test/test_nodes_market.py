@@ -96,7 +96,9 @@ def test_processes_reach_the_same_equilibrium(domain_id, tmp_path, grouping):
         # for most leader pairs without the profile), then the market
         drive.until(every_leader_heard_every_other, 180, 'every pricing leader hearing every other one')
         assert len(processes.procs) == (len(specs) if grouping == 'node' else world.num_uavs + world.num_rsus)
-        drive.until(lambda: close(probe.matrix('prices', world.rsu_names), eq.prices.T), 60,
+        # 60 s was not always enough with 35 processes on 2 loaded vCPUs (one CI run of 12 min); speed is
+        # the bench's business, this test checks that they get there
+        drive.until(lambda: close(probe.matrix('prices', world.rsu_names), eq.prices.T), 150,
                     f'equilibrium prices from {len(processes.procs)} processes')
         drive.until(lambda: close(probe.matrix('demand', world.uav_names), eq.demand), 10, 'equilibrium demand')
         alive = processes.alive()

@@ -5,6 +5,7 @@ Every test starts its own Fleet on free PX4-convention ports (instance i: vehicl
 """
 import contextlib
 import math
+import threading
 import time
 
 import pytest
@@ -18,24 +19,12 @@ from mavsdk.plugins.param import Param  # noqa: E402
 from mavsdk.plugins.telemetry import Telemetry  # noqa: E402
 
 from uav_edge.sitl import Fleet  # noqa: E402
-from uav_edge.sitl.ports import InstanceAllocator  # noqa: E402
 from uav_edge.sitl import vehicle as vh  # noqa: E402
+from uav_edge.sitl.ports import InstanceAllocator  # noqa: E402
+from uav_edge.stall import wait_for  # noqa: E402
 
 SPEED = 8.0
-
-
 _instances = InstanceAllocator(10, 40)   # other test files use other ranges
-
-
-
-def wait_for(predicate, timeout_s, what):
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f'timed out after {timeout_s} s waiting for {what}')
 
 
 class Client:
@@ -151,7 +140,7 @@ def test_offboard_rejected_without_setpoints_raw_mavlink():
             return ack.result
 
         conn.mav.heartbeat_send(6, 8, 0, 0, 0)
-        wait_for(lambda: fleet.vehicle(0).healthy(time.monotonic()), 3.0, 'vehicle ready')
+        wait_for(lambda: fleet.vehicle(0).healthy(fleet.clock.now()), 3.0, 'vehicle ready')
         assert command(176, 1 | 128, 6, 0) == vh.TEMPORARILY_REJECTED
         assert fleet.vehicle(0).mode == vh.MODE_HOLD
         conn.mav.set_position_target_local_ned_send(0, sysid, 1, 1, 0x09C7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
@@ -254,6 +243,49 @@ def test_offboard_setpoint_loss_failsafe_rtl_land_disarm():
         wait_for(lambda: v.mode == vh.MODE_RTL, 3.0, 'failsafe RTL after COM_OF_LOSS_T')
         wait_for(lambda: not v.armed, 60.0, 'landed at home and disarmed')
         assert math.hypot(v.pos[0], v.pos[1]) < 0.5
+
+
+def test_a_stall_of_the_whole_machine_is_not_a_lost_offboard_stream():
+    """Simulator and client frozen together for 1.5 s (> COM_OF_LOSS_T), the client scheduled again 1.2 s after
+    the simulator: no failsafe (PX4 SITL: lockstep; STALL_RECOVERY_S)."""
+    from pymavlink import mavutil
+    with contextlib.ExitStack() as stack:
+        fleet = stack.enter_context(Fleet(count=1, first_instance=_instances.take(1), speed=SPEED))
+        conn = mavutil.mavlink_connection(f'udpout:127.0.0.1:{fleet.links[0].bind_port}', source_system=245,
+                                          source_component=190, dialect='common')
+        stack.callback(conn.close)
+        v = fleet.vehicle(0)
+
+        def stream(seconds):                 # position setpoints at 20 Hz
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                conn.mav.set_position_target_local_ned_send(0, v.sysid, 1, 1, 0x09F8, 0, 0, -5, 0, 0, 0, 0, 0, 0,
+                                                            0, 0)
+                time.sleep(0.05)
+
+        conn.mav.heartbeat_send(6, 8, 0, 0, 0)
+        wait_for(lambda: v.healthy(fleet.clock.now()), 3.0, 'vehicle ready')
+        stream(0.3)
+        conn.mav.command_long_send(v.sysid, 1, 176, 0, 1 | 128, 6, 0, 0, 0, 0, 0)
+        stream(0.5)
+        assert v.mode == vh.MODE_OFFBOARD
+        poll, frozen = fleet.poll, threading.Event()
+
+        def descheduled_poll(timeout_s):     # the loop waits on its socket and is not scheduled for 1.5 s
+            if not frozen.is_set():
+                return poll(timeout_s)
+            time.sleep(1.5)
+            frozen.clear()
+
+        fleet.poll = descheduled_poll
+        frozen.set()                         # the machine freezes: the client sends nothing either
+        wait_for(lambda: not frozen.is_set(), 3.0, 'the loop to wake up')
+        time.sleep(1.2)                      # the client waits for a CPU after the freeze
+        stream(1.0)
+        assert v.mode == vh.MODE_OFFBOARD
+        assert fleet.clock.stalls >= 1 and fleet.clock.stalled_s >= 1.0
+        wait_for(lambda: v.mode != vh.MODE_OFFBOARD, 3.0, 'failsafe once the client alone is silent')
+        assert v.mode == vh.MODE_HOLD        # on the ground, disarmed: offboard loss holds
 
 
 def test_gcs_link_loss_failsafe_lands():

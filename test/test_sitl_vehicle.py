@@ -94,6 +94,23 @@ def test_offboard_loss_action_follows_com_obl_rc_act(clock):
     assert v.mode == vh.MODE_LAND
 
 
+@pytest.mark.parametrize('silent_before_s, grace', [(0.5, True), (1.3, False)])
+def test_after_a_stall_a_live_link_gets_time_to_recover_and_a_silent_one_none(clock, silent_before_s, grace):
+    """The stall begins silent_before_s after the client's last setpoint and is noticed at once (fake clock)."""
+    v = clock.v
+    _fly_up(clock, 5.0)
+    v.params.set('COM_OF_LOSS_T', 2.0)               # not lost before the stall, in both cases
+    v.set_offboard_setpoint(vh.Setpoint(pos=(0.0, 0.0, -5.0)), clock.wall)
+    assert v.start_offboard(clock.wall) == vh.ACCEPTED
+    clock.run(silent_before_s)
+    v.params.set('COM_OF_LOSS_T', 1.0)
+    v.after_stall(clock.wall, 1.5, stalled_at_s=clock.wall)
+    clock.run(1.2)                                   # silent for longer than COM_OF_LOSS_T by now
+    assert (v.mode == vh.MODE_OFFBOARD) is grace
+    clock.run(0.5)                                   # the grace (1.5 s) is over
+    assert v.mode == vh.MODE_RTL
+
+
 def test_hover_drains_battery_by_the_rotary_wing_model(clock):
     v = clock.v
     _fly_up(clock, 10.0)

@@ -23,6 +23,8 @@ import time
 
 import numpy as np
 
+from uav_edge.stall import wait_for
+
 TARGET_JITTER_P99_MS = 5.0
 
 
@@ -40,15 +42,6 @@ def _free_instance(first=80, last=100):
         if ok:
             return i
     raise RuntimeError('no free PX4 SITL port pair on 127.0.0.1')
-
-
-def _wait(predicate, timeout_s, what):
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise RuntimeError(f'bench: timed out waiting for {what}')
 
 
 _VEHICLE = """
@@ -162,12 +155,12 @@ def _bench_config(quick, rate_hz, bridge_params):
     spinner.start()
     link = bridge.link
     try:
-        _wait(lambda: link.state().armable and link.state().position_m is not None, 15.0, 'vehicle ready')
+        wait_for(lambda: link.state().armable and link.state().position_m is not None, 15.0, 'vehicle ready')
         for name in ('arm', 'takeoff'):
             ok, message = link.command(name).result(10.0)
             if not ok:
                 raise RuntimeError(f'bench: {message}')
-        _wait(lambda: link.state().in_air and link.state().mode == 'HOLD', 20.0, 'takeoff')
+        wait_for(lambda: link.state().in_air and link.state().mode == 'HOLD', 20.0, 'takeoff')
         link.set_target((10.0, 10.0, 5.0))
         ok, message = link.command('offboard_start').result(10.0)
         if not ok:

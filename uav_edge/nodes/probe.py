@@ -17,6 +17,7 @@ from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray, String
 
+from uav_edge import stall
 from uav_edge.nodes import contract
 from uav_edge.nodes.common import take_all
 
@@ -116,17 +117,15 @@ def recorders(context, topics, name='probe_recorder'):
 
 
 def as_array(msg):
-    """A Float64MultiArray's data shaped by its layout (unvalidated: what the graph sent)."""
-    return np.asarray(msg.data, dtype=float).reshape([d.size for d in msg.layout.dim] or [-1])
+    """A Float64MultiArray's data shaped by its layout (unvalidated: what the graph sent), flat when the layout does
+    not fit the data (a malformed message must not raise in the probe's callback: that ends an in-process graph's
+    executor thread)."""
+    data = np.asarray(msg.data, dtype=float)
+    shape = [int(d.size) for d in msg.layout.dim]
+    return data.reshape(shape) if shape and int(np.prod(shape)) == data.size else data
 
 
 def wait_for(condition, timeout_s, poll_s=0.01, what='condition'):
-    """Poll condition() until it returns neither None nor False (returns that value); TimeoutError after timeout_s."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value is not None and value is not False:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f'timed out after {timeout_s:.1f} s waiting for {what}')
-        time.sleep(poll_s)
+    """Poll condition() until it returns neither None nor False (returns that value); TimeoutError after timeout_s
+    seconds of this thread running (uav_edge.stall.wait_for: a frozen VM's seconds are not counted)."""
+    return stall.wait_for(condition, timeout_s, what=what, poll_s=poll_s)

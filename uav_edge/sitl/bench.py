@@ -143,7 +143,7 @@ def offboard_setpoint_rate(rate_hz=50.0, duration_s=5.0):
         try:
             action, offboard = Action(system), Offboard(system)
             end = time.monotonic() + 10.0
-            while not fleet.vehicle(0).healthy(time.monotonic()) and time.monotonic() < end:
+            while not fleet.vehicle(0).healthy(fleet.clock.now()) and time.monotonic() < end:
                 time.sleep(0.05)
             action.arm()
             offboard.set_velocity_ned(VelocityNedYaw(0.0, 0.0, -0.5, 0.0))

@@ -8,6 +8,16 @@ Each tick (default 50 Hz wall): drain the sockets, compute every vehicle's propu
 the twin's rotary-wing model in one vectorised call, step the physics by
 `dt_wall * SIM_SPEED_FACTOR` sim seconds, send due telemetry. Commands are handled the moment
 they arrive, so an ACK does not wait for the next tick.
+
+The vehicles' wall clock is a `uav_edge.stall.StallClock`: when this process was not scheduled
+for a while (a frozen VM, a starved interpreter), the time it did not see does not count against
+its clients. PX4 SITL gets the same from lockstep with its simulator; without it, a simulator
+descheduled for 1 s would wake up, find the last offboard setpoint 1 s old and fail safe to Return
+although the client was frozen with it. After a stall, a link that was alive when it began is not
+judged lost for as long as the stall lasted (up to STALL_RECOVERY_S): every process of the machine then
+competes for the CPU at once (seen in CI after a 1.7 s VM freeze: a UAV's process was scheduled again
+~0.8 s after the simulator, which failed it safe to Return). A link already silent gets no grace, so
+repeated stalls cannot postpone a real loss.
 """
 import selectors
 import threading
@@ -19,8 +29,10 @@ from uav_edge.core.energy import RotaryWingParams, climb_power, propulsion_power
 from uav_edge.core.frames import ned_to_geodetic
 from uav_edge.sitl.mavlink_link import LOCALHOST, VehicleLink
 from uav_edge.sitl.vehicle import Vehicle
+from uav_edge.stall import StallClock
 
 DEFAULT_HOME = (47.397742, 8.545594, 488.0)      # PX4 SITL's default home (Zurich), deg, deg, m AMSL
+STALL_RECOVERY_S = 2.0     # after a stall, clients get as long as it lasted, up to this, before a link-loss failsafe
 
 
 def _checked_home(home):
@@ -69,7 +81,8 @@ class Fleet:
         self._stop = threading.Event()
         self.stats = {'ticks': 0, 'overruns': 0, 'tick_s': []}
         self._record_ticks = False
-        start = time.monotonic()
+        self.clock = StallClock()          # the vehicles' wall clock (see the module docstring)
+        start = self.clock()
         try:
             for k in range(self.count):
                 i = self.first_instance + k
@@ -116,20 +129,26 @@ class Fleet:
         """Wait up to timeout_s for packets and dispatch them."""
         for key, _ in self.selector.select(max(timeout_s, 0.0)):
             with self.lock:
-                key.data.receive(time.monotonic())
+                key.data.receive(self.clock())
 
     def run(self, duration_s=None):
         """Run the loop in this thread until stop() (or for duration_s wall seconds)."""
         period = 1.0 / self.physics_hz
-        now = time.monotonic()
+        now = self.clock()
         end = None if duration_s is None else now + duration_s
         last = next_tick = now
+        stalls, stalled_s = self.clock.stalls, self.clock.stalled_s
         while not self._stop.is_set() and (end is None or now < end):
             self.poll(next_tick - now)
-            now = time.monotonic()
+            now = self.clock()
             if now < next_tick:
                 continue
             with self.lock:
+                if self.clock.stalls != stalls:      # woke from a stall: let the clients catch up as long
+                    gap = self.clock.stalled_s - stalled_s + self.clock.max_step_s      # as it lasted
+                    stalls, stalled_s = self.clock.stalls, self.clock.stalled_s
+                    for v in self.vehicles:
+                        v.after_stall(now, min(gap, STALL_RECOVERY_S), now - self.clock.max_step_s)
                 t0 = time.perf_counter()
                 self.tick(min(now - last, 0.1), now)
                 if self._record_ticks:
@@ -137,7 +156,7 @@ class Fleet:
             self.stats['ticks'] += 1
             last = now
             next_tick += period
-            now = time.monotonic()
+            now = self.clock()
             if next_tick < now:             # could not keep up: count it and do not try to catch up
                 self.stats['overruns'] += 1
                 next_tick = now + period

@@ -97,6 +97,7 @@ class Vehicle:
         # GCS link
         self._gcs_wall_s = None
         self._dll_triggered = False
+        self._offboard_grace_until_s = self._gcs_grace_until_s = -math.inf   # after a stall: no link loss yet
         # battery
         self.discharged_mah = 0.0
         self.energy_j = 0.0
@@ -346,6 +347,16 @@ class Vehicle:
         self._gcs_wall_s = wall_s
         self._dll_triggered = False
 
+    def after_stall(self, wall_s, recovery_s, stalled_at_s):
+        """The simulator did not run from stalled_at_s until wall_s (its clock): its clients were frozen with it (a
+        VM freeze) and need time to be scheduled again. A link alive when the stall began is not judged lost for
+        recovery_s more; one already silent gets no grace. Heartbeat now (MAVSDK gives up after 3 s)."""
+        if self.offboard_signal(stalled_at_s):
+            self._offboard_grace_until_s = wall_s + recovery_s
+        if self._gcs_wall_s is not None and stalled_at_s - self._gcs_wall_s <= self.params['COM_DL_LOSS_T']:
+            self._gcs_grace_until_s = wall_s + recovery_s
+        self.events.append(('heartbeat', None))
+
     # --- failsafes ------------------------------------------------------------------------------
     def _failsafe(self, action, reason):
         """action: 'hold' | 'rtl' | 'land' | 'disarm'."""
@@ -362,7 +373,8 @@ class Vehicle:
 
     def _check_failsafes(self, wall_s):
         p = self.params
-        if self.mode == MODE_OFFBOARD and not self.offboard_signal(wall_s):
+        if (self.mode == MODE_OFFBOARD and not self.offboard_signal(wall_s)
+                and wall_s >= self._offboard_grace_until_s):
             act = p['COM_OBL_RC_ACT']
             action = {4: 'land', 5: 'hold', 6: 'disarm', 7: 'disarm'}.get(act, 'rtl')
             if not self.armed:
@@ -370,7 +382,7 @@ class Vehicle:
             self._failsafe(action, 'offboard setpoints lost')
         act = p['NAV_DLL_ACT']
         if (act and self.armed and self._gcs_wall_s is not None and not self._dll_triggered
-                and wall_s - self._gcs_wall_s > p['COM_DL_LOSS_T']):
+                and wall_s >= self._gcs_grace_until_s and wall_s - self._gcs_wall_s > p['COM_DL_LOSS_T']):
             self._dll_triggered = True
             self._failsafe({1: 'hold', 2: 'rtl', 3: 'land'}.get(act, 'disarm'), 'no connection to the GCS')
         if not self.armed:
