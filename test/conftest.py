@@ -8,6 +8,15 @@ os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 os.environ.setdefault('ROS_DOMAIN_ID', str(100 + os.getpid() % 100))
 
 
+@pytest.fixture(scope='session', autouse=True)
+def ros_log_dir(tmp_path_factory):
+    """rcl's log files of the tests' processes go to pytest's temporary folder (kept for the last 3 sessions),
+    not ~/.ros/log, unless ROS_LOG_DIR is set."""
+    if 'ROS_LOG_DIR' not in os.environ:
+        os.environ['ROS_LOG_DIR'] = str(tmp_path_factory.mktemp('ros_log'))
+    yield os.environ['ROS_LOG_DIR']
+
+
 @pytest.fixture
 def domain_id(request):
     """A ROS_DOMAIN_ID of this test's own (1..100), so tests over DDS never see each other's nodes."""

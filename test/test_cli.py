@@ -76,6 +76,33 @@ def test_bad_input_is_one_clear_line(argv, message, capsys):
     assert '\n' not in err and 'Traceback' not in err
 
 
+@pytest.mark.parametrize('argv, message', [
+    (['mission', '--num-uavs', '-1'], "argument --num-uavs: expected an integer >= 1, got '-1'"),
+    (['mission', '--duration', 'nan'], "argument --duration: expected a finite number >= 0, got 'nan'"),
+    (['mission', '--status-period', '0'], "argument --status-period: expected a finite number > 0, got '0'"),
+    (['run', '--duration', '-5'], "argument --duration: expected a finite number >= 0, got '-5'"),
+    (['run', '--round-period', 'inf'], "argument --round-period: expected a finite number > 0, got 'inf'"),
+    (['sim', '--packet-loss', '101'], "argument --packet-loss: expected a number in [0, 100], got '101'"),
+    (['sim', '--spacing', 'nan'], "argument --spacing: expected a finite number, got 'nan'"),
+    (['train', '--episodes', '0'], "argument --episodes: expected an integer >= 1, got '0'"),
+])
+def test_a_bad_number_on_the_command_line_is_refused_naming_the_flag(argv, message, capsys):
+    """A negative --num-uavs sliced the UAV list from its end (2 UAVs flew), a negative or NaN --duration meant
+    'no limit': the parser now refuses them before anything starts."""
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_output_folder_that_is_a_file_is_one_clear_line(tmp_path, capsys):
+    taken = tmp_path / 'taken'
+    taken.write_text('')
+    assert cli.main(['run', '--scenario', 'small', '--run-dir', str(taken), '--duration', '1']) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith('uav-edge run: error: ') and 'taken' in err and 'Traceback' not in err
+
+
 def test_console_script_runs_as_installed():
     exe = shutil.which('uav-edge', path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''))
     if exe is None:

@@ -85,6 +85,17 @@ def test_energy_alarm_hands_over_to_the_bridge_in_the_air_and_grounds_on_the_gro
     assert grounded.step(view(energy_alarm=True), 1.0) is None and grounded.phase == GROUNDED
 
 
+def test_a_vehicle_failsafe_in_flight_is_followed_and_named_as_the_reason():
+    seq = Sequence('uav0')
+    seq.phase, seq.since = FLYING, 10.0
+    rtl = view([100.0, 250.0, 20.0], armed=True, in_air=True, mode='RETURN_TO_LAUNCH')
+    assert seq.step(rtl, 12.0) is None and seq.phase == FLYING          # a mode report may lag offboard_start
+    assert seq.step(rtl, 13.5) is None and seq.phase == RETURNING       # no command: the vehicle flies home
+    assert seq.reason == 'left offboard (mode RETURN_TO_LAUNCH): vehicle failsafe'
+    assert seq.step(view(armed=False, in_air=False), 30.0) is None and seq.phase == DONE
+    assert 'route_complete' not in seq.times and seq.reason          # the mission names it as cut short
+
+
 def test_return_request_sends_airborne_uavs_home_and_keeps_the_others_down():
     seq = Sequence('uav0')
     seq.phase = FLYING

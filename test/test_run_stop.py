@@ -4,6 +4,8 @@ arranges with faulthandler, so a hung teardown leaves evidence."""
 import sys
 import time
 
+import pytest
+
 from uav_edge.commands import run
 
 HUNG_NODE = r"""
@@ -29,3 +31,20 @@ def test_a_node_ignoring_sigint_dumps_its_stacks_then_is_killed(tmp_path, monkey
     assert codes == {'/uav0/hung_node': -9}
     text = log.read_text()
     assert 'most recent call first' in text and 'stuck_in_teardown' in text
+
+
+@pytest.mark.filterwarnings('ignore::pytest.PytestUnhandledThreadExceptionWarning')   # the traceback is the point
+def test_a_callback_that_raises_ends_the_in_process_graph_visibly(domain_id):
+    """One process (uav-edge run --single-process): an exception out of any callback ends the executor thread and
+    every node with it. The graph keeps it (error) and says it is no longer alive, so the runner stops and exits
+    non-zero instead of waiting on a dead graph."""
+    rclpy = pytest.importorskip('rclpy')
+    from uav_edge.nodes.probe import wait_for
+    from uav_edge.nodes.runtime import InProcessGraph
+
+    with InProcessGraph(domain_id=domain_id) as g:     # wait-set executor: a timer may be added while it spins
+        node = g.add(rclpy.create_node('failing_node', context=g.context))
+        assert g.alive()
+        node.create_timer(0.05, lambda: 1 / 0)
+        wait_for(lambda: not g.alive(), 10, what='the executor thread to end')
+        assert isinstance(g.error, ZeroDivisionError)

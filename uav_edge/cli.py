@@ -17,7 +17,7 @@ def main(argv=None):
         return 2
     try:
         return args.command_module.run(args) or 0
-    except (ValueError, FileNotFoundError) as err:   # ScenarioError, GameInputError, ...: one clear line
+    except (ValueError, OSError) as err:   # ScenarioError, GameInputError, a path that is a file...: one clear line
         print(f'uav-edge {args.command}: error: {err}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:

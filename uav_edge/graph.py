@@ -76,8 +76,8 @@ class GraphOptions:
             raise ValueError(f"sim: expected one of {', '.join(SIMS)}, got {self.sim!r}")
         if self.policy is not None and self.policy not in POLICIES:
             raise ValueError(f"policy: expected one of {', '.join(POLICIES)}, got {self.policy!r}")
-        if self.num_uavs is not None and (not isinstance(self.num_uavs, int) or self.num_uavs < 1):
-            raise ValueError(f'num_uavs: expected an integer >= 1, got {self.num_uavs!r}')
+        if self.num_uavs is not None:
+            check_num_uavs(self.num_uavs, ValueError)
         if not isinstance(self.first_instance, int) or not 0 <= self.first_instance <= 249:
             raise ValueError(f'first_instance: expected an integer in [0, 249], got {self.first_instance!r}')
         if not 1.0 <= self.flight_rate_hz <= 100.0:
@@ -107,10 +107,17 @@ def load_scenario(name_or_path='default', overrides=(), num_uavs=None) -> Scenar
     return resize_uavs(scenario, num_uavs)
 
 
+def check_num_uavs(num_uavs, error, where=''):
+    """A UAV count is an integer >= 1 (a negative one would slice the UAV list from its end)."""
+    if isinstance(num_uavs, bool) or not isinstance(num_uavs, int) or num_uavs < 1:
+        raise error(f'{where}num_uavs: expected an integer >= 1, got {num_uavs!r}')
+
+
 def resize_uavs(scenario: Scenario, num_uavs=None) -> Scenario:
     """The scenario with num_uavs UAVs: a new count for sampled UAVs, the first num_uavs listed items."""
     if num_uavs is None or num_uavs == scenario.num_uavs:
         return scenario
+    check_num_uavs(num_uavs, ScenarioError, f'{scenario.source}: ')
     if scenario.uavs.items is None:
         return scenario.with_overrides({'uavs.count': int(num_uavs)})
     if num_uavs <= scenario.num_uavs:

@@ -12,8 +12,12 @@ def add_arguments(parser):
 
 
 def run(args):
-    from uav_edge import bench
+    import os
 
+    from uav_edge import bench
+    from uav_edge.commands.run import keep_ros_logs_in
+
+    keep_ros_logs_in(os.path.dirname(os.path.abspath(args.out)))     # rcl's log files beside the JSON, not ~/.ros
     sections = [s for s in args.only.split(',') if s] or None
     results = bench.run(sections=sections, quick=args.quick, out=args.out)
     bench.print_table(results)

@@ -25,6 +25,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from uav_edge import cli_types
+
 HELP = 'fly a whole mission on the built-in simulator: live view, then a run report'
 DESCRIPTION = ('Start the built-in simulator with N UAVs, the whole node graph (a flight bridge per UAV) and '
                'the shipped policies; arm, take off, fly the planned routes while buying bandwidth and migrating '
@@ -40,20 +42,22 @@ def add_arguments(parser):
                         help="scenario name or YAML file (default: %(default)s, config/scenarios/mission.yaml)")
     parser.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
                         help='override a scenario key, e.g. --set area.altitude_m=[25,60] (repeatable)')
-    parser.add_argument('--num-uavs', type=int, default=None, help="number of UAVs (default: the scenario's, 3)")
-    parser.add_argument('--duration', type=float, default=0.0,
+    parser.add_argument('--num-uavs', type=cli_types.count, default=None,
+                        help="number of UAVs (default: the scenario's, 3)")
+    parser.add_argument('--duration', type=cli_types.nonnegative, default=0.0,
                         help='after S seconds send every UAV home and land (default 0: fly the whole route)')
     parser.add_argument('--out', default=None, help='run folder (default: runs/<timestamp>)')
-    parser.add_argument('--domain-id', type=int, default=int(os.environ.get('ROS_DOMAIN_ID', '0') or 0),
+    parser.add_argument('--domain-id', type=cli_types.domain_id,
+                        default=int(os.environ.get('ROS_DOMAIN_ID', '0') or 0),
                         help='ROS_DOMAIN_ID for every process (default: $ROS_DOMAIN_ID or 0)')
-    parser.add_argument('--first-instance', type=int, default=0,
+    parser.add_argument('--first-instance', type=cli_types.index, default=0,
                         help='simulator instance of the first UAV: MAVLink ports 14540+i / 14580+i (default 0)')
     parser.add_argument('--policy', choices=('analytic', 'onnx'), default=None,
                         help="RSU pricing policy (default: the scenario's policies.pricing)")
-    parser.add_argument('--round-period', type=float, default=0.5, help='market round period in s')
+    parser.add_argument('--round-period', type=cli_types.positive, default=0.5, help='market round period in s')
     parser.add_argument('--log-level', default='info', choices=('debug', 'info', 'warn', 'error', 'fatal'),
                         help='ROS log level of the nodes (their logs go to <out>/logs)')
-    parser.add_argument('--status-period', type=float, default=5.0,
+    parser.add_argument('--status-period', type=cli_types.positive, default=5.0,
                         help='s between status lines when stdout is not a terminal (default 5)')
     parser.add_argument('--no-live', action='store_true', help='status lines instead of the live view')
     add_group_argument(parser, default='namespace')    # each UAV's companion runs its nodes in one process
@@ -61,13 +65,9 @@ def add_arguments(parser):
 
 def run(args):
     from uav_edge import graph
-    from uav_edge.commands.run import StopFlag
+    from uav_edge.commands.run import StopFlag, keep_ros_logs_in
 
     started, started_unix = time.monotonic(), time.time()
-    if args.duration < 0 or args.status_period <= 0:
-        raise ValueError('--duration must be >= 0 and --status-period > 0')
-    if not 0 <= args.domain_id <= 232:
-        raise ValueError(f'--domain-id: must be in [0, 232], got {args.domain_id}')
     scenario = graph.load_scenario(args.scenario, args.overrides, args.num_uavs)
     options = graph.GraphOptions(policy=args.policy, sim='builtin', round_period_s=args.round_period,
                                  first_instance=args.first_instance)
@@ -75,6 +75,7 @@ def run(args):
     specs = graph.build_graph(scenario, options)
     out = Path(args.out or Path('runs') / datetime.now().strftime('%Y%m%d-%H%M%S'))
     (out / 'logs').mkdir(parents=True, exist_ok=True)
+    keep_ros_logs_in(out / 'logs')
     params_file = graph.write_params_file(specs, out / 'params.yaml')
     sim_argv = graph.simulator_command(scenario, options, python=sys.executable)
     print(f'uav-edge mission: scenario {scenario.name} ({world.num_uavs} UAVs, {world.num_rsus} RSUs), '
@@ -163,7 +164,11 @@ class _Mission:
                     self.early = {name: p.returncode for name, p in self.procs if p.poll() is not None}
                     return f'process exited early: {", ".join(dead)}'
                 if self.supervisor.finished():
-                    return 'returned early and landed' if returning else 'mission complete'
+                    if returning:
+                        return 'sent home before the route ended, landed'
+                    short = self.supervisor.cut_short()
+                    return ('ended with a route cut short: ' + '; '.join(f'{u}: {why}' for u, why in short.items())
+                            if short else 'mission complete')
                 if not returning and (self.args.duration > 0 and t >= self.args.duration or t >= MAX_MISSION_S):
                     returning = True
                     self.supervisor.request_return()
@@ -204,10 +209,10 @@ class _Mission:
         with self.monitor.lock:
             parts = []
             for name, tr in self.log.tracks.items():
-                h = tr.height_m[-1] if tr.position_m else float('nan')
-                soc = 100 * tr.state_of_charge[-1] if tr.state_of_charge else float('nan')
+                h = f'{round(tr.height_m[-1], 1) + 0.0:.1f}m' if tr.position_m else '-'     # + 0.0: no '-0.0'
+                soc = f'{100 * tr.state_of_charge[-1]:.1f}%' if tr.state_of_charge else '-'
                 bw = sum(tr.demand[-1]) if tr.demand else 0.0
-                parts.append(f'{name} {phases[name]} {tr.mode or "-"} h={h:.1f}m SoC={soc:.1f}% '
+                parts.append(f'{name} {phases[name]} {tr.mode or "-"} h={h} SoC={soc} '
                              f'twin={tr.target or "-"} mig={len(tr.migrations)} bw={bw:.3f}')
             prices = ' '.join(f'{r}={sum(self.log.prices[r][-1]) / len(self.log.prices[r][-1]):.2f}'
                               for r in self.log.rsu_names if self.log.prices[r])

@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from uav_edge import cli_types
 from uav_edge.nodes import dds_shm
 
 HELP = 'run the ROS 2 node graph of a scenario (no `launch` needed)'
@@ -34,16 +35,19 @@ def add_arguments(parser):
     from uav_edge.commands.equilibrium import add_scenario_arguments
 
     add_scenario_arguments(parser)
-    parser.add_argument('--num-uavs', type=int, default=None, help="number of UAVs (default: the scenario's)")
+    parser.add_argument('--num-uavs', type=cli_types.count, default=None,
+                        help="number of UAVs (default: the scenario's)")
     parser.add_argument('--policy', choices=('analytic', 'onnx'), default=None,
                         help="RSU pricing policy (default: the scenario's policies.pricing)")
     parser.add_argument('--sim', choices=('none', 'builtin', 'px4'), default='none',
                         help='flight side: none (publish /<uav>/pose yourself), builtin (starts the built-in '
                              'simulator + a flight bridge per UAV), px4 (bridges to running PX4 SITL instances)')
-    parser.add_argument('--duration', type=float, default=0.0, help='stop after S seconds (0: until Ctrl-C)')
-    parser.add_argument('--round-period', type=float, default=0.5, help='market round period in s')
+    parser.add_argument('--duration', type=cli_types.nonnegative, default=0.0,
+                        help='stop after S seconds (0: until Ctrl-C)')
+    parser.add_argument('--round-period', type=cli_types.positive, default=0.5, help='market round period in s')
     parser.add_argument('--use-sim-time', action='store_true', help='nodes use /clock')
-    parser.add_argument('--log-level', default='info', choices=('debug', 'info', 'warn', 'error', 'fatal'))
+    parser.add_argument('--log-level', default='info', choices=('debug', 'info', 'warn', 'error', 'fatal'),
+                        help='ROS log level of the nodes (default %(default)s)')
     parser.add_argument('--run-dir', default=None,
                         help='where params.yaml and the node logs go (default: a new temporary folder)')
     add_group_argument(parser)
@@ -68,6 +72,7 @@ def run(args):
                                  use_sim_time=args.use_sim_time)
     specs = graph.build_graph(scenario, options)
     run_dir = Path(args.run_dir or tempfile.mkdtemp(prefix='uav_edge_run_'))
+    keep_ros_logs_in(run_dir)
     params_file = graph.write_params_file(specs, run_dir / 'params.yaml')
     print(f'uav-edge run: scenario {scenario.name} ({scenario.num_uavs} UAVs, {scenario.num_rsus} RSUs), '
           f'{len(specs)} nodes, parameters in {params_file}', flush=True)
@@ -125,6 +130,13 @@ def _run_processes(specs, params_file, run_dir, args, stop, sim_argv=()):
     return 1 if failed or early else 0
 
 
+def keep_ros_logs_in(folder):
+    """rcl's own log files (by default ~/.ros/log/python_<pid>_*.log, a copy of what each process prints) go to
+    <folder>/ros, for this process and every process it starts, unless ROS_LOG_DIR is set: a run's logs stay in
+    its run folder."""
+    os.environ.setdefault('ROS_LOG_DIR', str(Path(folder) / 'ros'))
+
+
 def child_env(domain_id=None):
     """The environment for node / simulator processes: DDS discovery on loopback, optional ROS_DOMAIN_ID."""
     env = dict(os.environ)
@@ -138,7 +150,7 @@ def start_process(argv, log_path, env):
     """Start argv in its own session (stdin closed, stdout+stderr to log_path); returns the Popen."""
     with open(log_path, 'wb') as log:
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                env=env, start_new_session=True, preexec_fn=_ignore_sigint_until_rclpy)
+                                env=env, start_new_session=True, preexec_fn=_ignore_signals_until_started)
 
 
 def start_node_processes(specs, grouping, params_file, log_dir, env, log_level=None):
@@ -162,13 +174,15 @@ def report_exits(codes, early, run_dir):
     return failed
 
 
-def _ignore_sigint_until_rclpy():
-    """In the child before exec: SIGINT ignored while Python imports; rclpy.init installs its own handler.
+def _ignore_signals_until_started():
+    """In the child before exec: SIGINT and SIGUSR1 ignored while Python imports; the node installs its own.
 
     A SIGINT that lands during start-up would otherwise be a KeyboardInterrupt traceback (exit 1); this way
-    it is ignored and stop_processes sends another one once the node is up.
+    it is ignored and stop_processes sends another one once the node is up. A SIGUSR1 (stop_processes'
+    stack-dump request) would kill a node that has not registered faulthandler yet (exit -10).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
 
 
 def stop_processes(procs, resend_s=0.5):
@@ -212,8 +226,10 @@ def _run_in_process(specs, run_dir, args, stop, sim_argv=()):
     try:
         with InProcessGraph(specs, executor='events') as g:
             print(f'uav-edge run: {len(g.nodes)} nodes spinning in one process; Ctrl-C to stop', flush=True)
-            reason = stop.wait(args.duration)
+            reason = stop.wait(args.duration, alive=g.alive)
+            if g.error is not None:       # a callback raised: every node of this process stopped with it
+                reason = f'the executor stopped: {type(g.error).__name__}: {g.error}'
     finally:
         codes = stop_processes(sim)
     print(f'uav-edge run: stopped ({reason})', flush=True)
-    return 1 if report_exits(codes, {}, run_dir) else 0
+    return 1 if report_exits(codes, {}, run_dir) or g.error is not None else 0

@@ -3,6 +3,8 @@ import csv
 import json
 import os
 
+from uav_edge import cli_types
+
 HELP = 'train Tiny MADRL RSU pricing policies (seed 0) with checkpoints, CSV log and resume'
 DESCRIPTION = ('Train one PPO actor-critic per RSU on the scenario\'s Stackelberg pricing market, pruning the '
                'actors on the cubic schedule (spec seed0 5.3-5.4). Writes <out>/log.csv (reward, gap to the '
@@ -20,16 +22,17 @@ def add_arguments(parser):
     parser.add_argument('--config', default=None, help='training YAML (default: config/training/tiny_madrl.yaml)')
     parser.add_argument('--hp', dest='hyper', action='append', default=[], metavar='KEY=VALUE',
                         help='override a training hyperparameter, e.g. --hp actor_lr=1e-4 (repeatable)')
-    parser.add_argument('--seed', type=int, default=0, help='training seed (network init, noise, warm-up)')
-    parser.add_argument('--episodes', type=int, default=None,
+    parser.add_argument('--seed', type=cli_types.index, default=0, help='training seed (network init, noise, warm-up)')
+    parser.add_argument('--episodes', type=cli_types.count, default=None,
                         help='episodes to train; the pruning schedule keeps the spec proportions (20%%-60%%)')
     parser.add_argument('--no-prune', action='store_true', help='the dense PPO baseline (masks stay 1)')
     parser.add_argument('--out', default=None, help='run folder (default: runs/<scenario>_<tiny|ppo>_s<seed>)')
-    parser.add_argument('--checkpoint-every', type=int, default=50, help='episodes between checkpoints')
+    parser.add_argument('--checkpoint-every', type=cli_types.count, default=50, help='episodes between checkpoints')
     parser.add_argument('--fresh', action='store_true', help='ignore an existing checkpoint in --out')
     parser.add_argument('--export', metavar='DIR', default=None, help='export ONNX fp32 + int8 + cards to DIR')
     parser.add_argument('--name', default=None, help='exported file stem (default: seed0_pricing_<scenario>)')
-    parser.add_argument('--eval-seeds', type=int, default=10, help='held-out evaluation episodes at the end')
+    parser.add_argument('--eval-seeds', type=cli_types.count, default=10,
+                        help='held-out evaluation episodes at the end')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from uav_edge import cli_types
 from uav_edge.core.offload import heuristic_action
 from uav_edge.learn.study import mean_ci
 
@@ -271,14 +272,15 @@ def main(argv=None):
     parser.add_argument('--out', default='results/seed1', help='output directory (PNG + JSON)')
     parser.add_argument('--config', default=None, help='seed-1 YAML (default config/seed1/default.yaml)')
     parser.add_argument('--figs', default='3,4,5,6,7,8', help='comma-separated figure numbers')
-    parser.add_argument('--seeds', type=int, default=None, help='seeds for Fig. 3 (default 5, quick 3)')
-    parser.add_argument('--sweep-seeds', type=int, default=None,
+    parser.add_argument('--seeds', type=cli_types.count, default=None, help='seeds for Fig. 3 (default 5, quick 3)')
+    parser.add_argument('--sweep-seeds', type=cli_types.count, default=None,
                         help='seeds per sweep point (default = seeds, quick 1)')
-    parser.add_argument('--steps', type=int, default=None,
+    parser.add_argument('--steps', type=cli_types.count, default=None,
                         help='steps per Fig. 3 training (default 120000, quick 2500)')
-    parser.add_argument('--sweep-steps', type=int, default=None,
+    parser.add_argument('--sweep-steps', type=cli_types.count, default=None,
                         help='steps per sweep training (default = steps, quick 2000)')
-    parser.add_argument('--workers', type=int, default=2, help='parallel training processes (1 torch thread each)')
+    parser.add_argument('--workers', type=cli_types.count, default=2,
+                        help='parallel training processes (1 torch thread each)')
     args = parser.parse_args(argv)
     try:
         args.figs = {int(f) for f in args.figs.split(',') if f.strip()}

@@ -93,6 +93,7 @@ class Sequence:
         airborne = view.in_air or (math.isfinite(view.height_m) and view.height_m > 1.0)
         if view.energy_alarm and phase not in (LANDING, RETURNING):
             if airborne:      # the flight bridge has started RTL / land on the alarm's rising edge
+                self.reason = 'energy reserve: the bridge returned the UAV'
                 self._go(RETURNING, t, 'energy reserve: the bridge returns the UAV')
                 return None
             if phase in (WAITING, ARMING):
@@ -121,7 +122,8 @@ class Sequence:
             return self._timeout(t, o.takeoff_timeout_s, 'take-off did not reach altitude')
         if phase == FLYING:
             if view.mode not in ('OFFBOARD', '') and t - self.since > 3.0:
-                self._go(RETURNING, t, f'left offboard (mode {view.mode}): vehicle failsafe')
+                self.reason = f'left offboard (mode {view.mode}): vehicle failsafe'
+                self._go(RETURNING, t, self.reason)
                 return None
             if self.route_complete(view):
                 self.times['route_complete'] = t
@@ -229,6 +231,12 @@ class Supervisor(Node):
     def finished(self):
         with self.lock:
             return all(seq.finished for seq in self.sequences.values())
+
+    def cut_short(self):
+        """{uav: why} of the UAVs that ended without flying their whole route (and were not sent home)."""
+        with self.lock:
+            return {u: seq.reason or seq.phase for u, seq in self.sequences.items()
+                    if 'route_complete' not in seq.times and not seq.return_requested}
 
     def phases(self):
         with self.lock:

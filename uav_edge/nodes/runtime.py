@@ -43,6 +43,7 @@ class InProcessGraph:
         self.executor = make_executor(self.context, executor, threads)
         self.nodes = {}
         self._thread = None
+        self.error = None                 # what ended the executor thread, if a callback raised
         for spec in specs:
             self.add(spec)
 
@@ -69,12 +70,21 @@ class InProcessGraph:
 
     def _spin(self):
         """spin_once until stop(): a flag, because EventsExecutor.shutdown() from another thread never returns
-        while it spins (seen with rclpy 9.1)."""
+        while it spins (seen with rclpy 9.1). An exception out of a callback ends the thread, and with it every
+        node, as it ends a node's own process: it is kept in `error` (alive() turns False) and re-raised so that
+        its traceback is printed."""
         try:
             while not self._stopping.is_set() and self.context.ok():
                 self.executor.spin_once(timeout_sec=0.1)
         except (ExternalShutdownException, KeyboardInterrupt):
             pass
+        except BaseException as err:
+            self.error = err
+            raise
+
+    def alive(self):
+        """True while the executor thread spins (started and not ended by stop() or an exception)."""
+        return self._thread is not None and self._thread.is_alive()
 
     def stop(self):
         """Stop spinning first (join the executor thread), then destroy the nodes and the context."""

@@ -3,6 +3,7 @@ import argparse
 import signal
 import sys
 
+from uav_edge import cli_types
 from uav_edge.sitl.fleet import DEFAULT_HOME, Fleet
 
 
@@ -36,22 +37,28 @@ def build_parser():
 
 def add_arguments(p):
     """The simulator's options (shared by `python -m uav_edge.sitl` and `uav-edge sim`)."""
-    p.add_argument('--count', type=int, default=1, help='number of vehicles (default 1)')
-    p.add_argument('--first-instance', type=int, default=0, help='instance number of the first vehicle (default 0)')
-    p.add_argument('--seed', type=int, default=0, help='seed for noise, wind gusts and packet loss (default 0)')
+    p.add_argument('--count', type=cli_types.count, default=1, help='number of vehicles (default 1)')
+    p.add_argument('--first-instance', type=cli_types.index, default=0,
+                   help='instance number of the first vehicle (default 0)')
+    p.add_argument('--seed', type=cli_types.index, default=0,
+                   help='seed for noise, wind gusts and packet loss (default 0)')
     p.add_argument('--home', type=_home, default=DEFAULT_HOME,
                    help='home of the first vehicle as LAT,LON,ALT (deg, deg, m AMSL; default %s)'
                         % ','.join(map(str, DEFAULT_HOME)))
-    p.add_argument('--spacing', type=float, default=3.0, help='east spacing between vehicles in m (default 3)')
-    p.add_argument('--speed', type=float, default=1.0, help='sim speed factor (SIM_SPEED_FACTOR, default 1)')
-    p.add_argument('--rate', type=float, default=50.0, help='physics rate in Hz (default 50)')
+    p.add_argument('--spacing', type=cli_types.finite, default=3.0,
+                   help='east spacing between vehicles in m (default 3)')
+    p.add_argument('--speed', type=cli_types.positive, default=1.0,
+                   help='sim speed factor (SIM_SPEED_FACTOR, default 1)')
+    p.add_argument('--rate', type=cli_types.positive, default=50.0, help='physics rate in Hz (default 50)')
     p.add_argument('--param', type=_param, action='append', default=[], metavar='NAME=VALUE',
                    help='PX4 parameter override for every vehicle, e.g. --param MIS_TAKEOFF_ALT=5 (repeatable)')
-    p.add_argument('--wind', type=float, nargs=2, metavar=('N', 'E'), help='steady wind in m/s (north, east)')
-    p.add_argument('--gust', type=float, help='gust std-dev in m/s')
-    p.add_argument('--gps-noise', type=float, help='position noise std-dev in m')
-    p.add_argument('--packet-loss', type=float, help='packet loss in %% (each direction)')
-    p.add_argument('--duration', type=float, help='stop after this many seconds (default: until SIGINT/SIGTERM)')
+    p.add_argument('--wind', type=cli_types.finite, nargs=2, metavar=('N', 'E'),
+                   help='steady wind in m/s (north, east)')
+    p.add_argument('--gust', type=cli_types.nonnegative, help='gust std-dev in m/s')
+    p.add_argument('--gps-noise', type=cli_types.nonnegative, help='position noise std-dev in m')
+    p.add_argument('--packet-loss', type=cli_types.percent, help='packet loss in %% (each direction)')
+    p.add_argument('--duration', type=cli_types.positive,
+                   help='stop after this many seconds (default: until SIGINT/SIGTERM)')
 
 
 def main(argv=None):
@@ -86,7 +93,9 @@ def run(args):
         fleet.close()
         for s, handler in old.items():
             signal.signal(s, handler)
-    print('uav_edge.sitl: stopped', flush=True)
+    stalls = fleet.clock.stalls
+    print('uav_edge.sitl: stopped' + (f' (the simulator was stalled {stalls} times, {fleet.clock.stalled_s:.1f} s '
+                                      'in all, not counted against the link)' if stalls else ''), flush=True)
     return 0
 
 
