@@ -1,5 +1,7 @@
 """Seed-1 twin (uav_edge.core.offload): spec Appendix A reference values, transcoding, flight power,
 utilities, penalties, the §3.6 calibration returns, and the config loader's one-line errors."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -220,6 +222,20 @@ def test_config_defaults_equal_params_and_errors_are_one_line():
         assert words in str(err.value) and 'default.yaml' in str(err.value) and '\n' not in str(err.value)
     with pytest.raises(Seed1ConfigError, match='file not found'):
         load_seed1_config('/nonexistent/seed1.yaml')
+
+
+def test_a_seed1_file_that_is_no_yaml_or_repeats_a_key_is_refused_naming_it(tmp_path):
+    """The scenario loader's rules (core.scenario.read_yaml): safe_load kept the last of two tx_power_w silently."""
+    text = (Path(__file__).parents[1] / 'config/seed1/default.yaml').read_text(encoding='utf-8')
+    twice = tmp_path / 'twice.yaml'
+    twice.write_text(text.replace('  tx_power_w: 0.5', '  tx_power_w: 0.5\n  tx_power_w: 50', 1), encoding='utf-8')
+    binary = tmp_path / 'binary.yaml'
+    binary.write_bytes(bytes(range(128, 256)))
+    for path, words in ((twice, "duplicate key 'tx_power_w'"), (binary, 'cannot read the file'),
+                        (tmp_path, 'cannot read the file')):
+        with pytest.raises(Seed1ConfigError) as err:
+            load_seed1_config(path)
+        assert str(err.value).startswith(str(path)) and words in str(err.value) and '\n' not in str(err.value)
 
 
 def test_velocity_and_penalty_options_load_from_the_file_and_reject_non_booleans():

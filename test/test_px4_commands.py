@@ -1,6 +1,5 @@
 """PX4 SITL + Gazebo commands (uav_edge.flight.px4): PX4 cannot run here, so the generated commands,
 environments and world file are checked against PX4's conventions on a fake PX4-Autopilot tree."""
-import os
 import stat
 import xml.etree.ElementTree as ET
 from pathlib import Path

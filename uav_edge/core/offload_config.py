@@ -8,11 +8,10 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-import yaml
 from pydantic import ValidationError, model_validator
 
 from uav_edge.core.offload import OffloadInputError, Seed1Params
-from uav_edge.core.scenario import Integer, Number, Vector, _fail, _Section   # same file conventions
+from uav_edge.core.scenario import Integer, Number, Vector, _fail, _Section, read_yaml   # same conventions
 from uav_edge.resources import package_file
 
 DEFAULT_CONFIG = Path(package_file('config/seed1/default.yaml'))      # installed share dir, else the repo
@@ -221,12 +220,7 @@ def parse_seed1_config(data: Optional[Mapping[str, Any]], source: str = '<dict>'
 def load_seed1_config(path=None, overrides: Optional[Mapping[str, Any]] = None) -> Seed1Config:
     """Read + validate a seed-1 YAML (default: config/seed1/default.yaml); overrides {'sizes.num_uavs': 3}."""
     source = str(path or DEFAULT_CONFIG)
-    try:
-        data = yaml.safe_load(Path(source).read_text(encoding='utf-8'))
-    except FileNotFoundError:
-        raise Seed1ConfigError(f'{source}: file not found') from None
-    except yaml.YAMLError as err:
-        raise Seed1ConfigError(f'{source}: invalid YAML: {err}'.replace('\n', ' ')) from None
+    data = read_yaml(source, Seed1ConfigError)
     for key, value in (overrides or {}).items():
         section, _, name = key.partition('.')
         if not name or not isinstance(data, dict):

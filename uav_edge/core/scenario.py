@@ -716,23 +716,28 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def load_scenario(path) -> Scenario:
-    """Read and validate a scenario YAML file; raise ScenarioError (file, key, problem) if anything is wrong."""
-    source = str(path)
+def read_yaml(path, error=None):
+    """The data of a YAML file (safe_load, but a key given twice in one mapping is an error); raises `error`
+    (default ScenarioError) naming the file and the problem when it is missing, unreadable or not YAML."""
+    error, source = error or ScenarioError, str(path)
     try:
         text = Path(path).read_text(encoding='utf-8')
     except FileNotFoundError:
-        raise ScenarioError(f'{source}: file not found') from None
+        raise error(f'{source}: file not found') from None
     except (OSError, UnicodeDecodeError) as err:
-        raise ScenarioError(f'{source}: cannot read the file ({getattr(err, "strerror", None) or err})') from None
+        raise error(f'{source}: cannot read the file ({getattr(err, "strerror", None) or err})') from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)   # a SafeLoader: same as yaml.safe_load
+        return yaml.load(text, Loader=_UniqueKeyLoader)   # a SafeLoader: same as yaml.safe_load
     except yaml.YAMLError as err:
         mark = getattr(err, 'problem_mark', None)
         where = f'line {mark.line + 1}, column {mark.column + 1}: ' if mark is not None else ''
         problem = getattr(err, 'problem', None) or str(err)
-        raise ScenarioError(f'{source}: invalid YAML: {where}{problem}'.replace('\n', ' ')) from None
-    return parse_scenario(data, source=source)
+        raise error(f'{source}: invalid YAML: {where}{problem}'.replace('\n', ' ')) from None
+
+
+def load_scenario(path) -> Scenario:
+    """Read and validate a scenario YAML file; raise ScenarioError (file, key, problem) if anything is wrong."""
+    return parse_scenario(read_yaml(path), source=str(path))
 
 
 def _set_dotted(data: dict, key: str, value, source: str):

@@ -230,7 +230,7 @@ def check_claims(f3, f4, sweeps):
         curves = {(c['J'], c['I']): [p['theory'] for p in c['points']] for c in sweeps[key]}
         mono = all(_decreasing(v) for v in curves.values()) if fig == '5a' else \
             all(np.all(np.diff(v) >= -1e-9) for v in curves.values())
-        claims[f'C{fig}.1'] = {'holds': bool(mono), 'evidence': f'theory curves: ' + '; '.join(
+        claims[f'C{fig}.1'] = {'holds': bool(mono), 'evidence': 'theory curves: ' + '; '.join(
             f'J={J},I={I}: {np.round(v, 2).tolist()}' for (J, I), v in curves.items())}
         claims[f'C{fig}.2' if fig == '5a' else 'C5b.3'] = {
             'holds': bool(np.all(np.array(curves[(3, 15)]) > np.array(curves[(3, 10)]))

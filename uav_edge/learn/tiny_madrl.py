@@ -13,10 +13,9 @@ and gradient clipping is per agent). Pruning is physical at export: `compact_act
 neurons into smaller dense layers (spec P9; we do our own index slicing rather than Torch-Pruning's
 dependency graph because the actor is a plain bias-free MLP and masks must live during training).
 """
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 import math
 import os
-import time
 
 import numpy as np
 import torch
@@ -144,17 +143,13 @@ class TrainConfig:
 
 def load_train_config(path=None, overrides=None) -> TrainConfig:
     """TrainConfig from a YAML file (default: config/training/tiny_madrl.yaml) plus {key: value} overrides."""
-    import yaml
+    from uav_edge.core.scenario import read_yaml
 
     data = {}
     if path is None:
         path = default_config_path()
     if path:
-        try:
-            with open(path, encoding='utf-8') as fh:
-                data = yaml.safe_load(fh) or {}
-        except FileNotFoundError:
-            raise ValueError(f'{path}: training config file not found') from None
+        data = read_yaml(path, ValueError) or {}
         if not isinstance(data, dict):
             raise ValueError(f'{path}: expected a mapping of hyperparameters')
     data.update(overrides or {})
