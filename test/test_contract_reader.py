@@ -52,3 +52,31 @@ def test_bytes_that_are_no_message_are_invalid_not_a_crash():
         with pytest.raises(contract.InvalidMessage, match='not a Float64MultiArray|layout|values'):
             reader.from_serialized(raw)
 
+
+
+def test_an_infinite_bound_does_not_let_an_infinite_value_through():
+    """The energy reader's bounds are (inf, 1, inf, inf): +inf passed the fast path's 'value <= high' (found by
+    test_nodes_bad_messages' helper on /<uav>/energy); infinite values are invalid whatever the bounds."""
+    reader = contract.ArrayReader(('field',), (4,), low=0.0, high=(np.inf, 1.0, np.inf, np.inf))
+    assert both(reader, contract.make_array([np.inf, 0.5, 1.0, 1.0], ('field',))) == \
+        ['non-finite value at index (0,)'] * 2
+    np.testing.assert_array_equal(both(reader, contract.make_array([1e300, 0.5, 1.0, 1.0], ('field',)))[1],
+                                  [1e300, 0.5, 1.0, 1.0])
+
+
+def test_strides_or_an_offset_that_are_not_row_major_are_invalid():
+    """A publisher that leaves stride at 0 or sets data_offset would have its values read in the wrong places."""
+    reader = contract.channel_reader(3)
+    values = np.arange(15.0).reshape(3, 5) / 15.0
+    good = contract.make_array(values, reader.labels)
+    assert [d.stride for d in good.layout.dim] == [15, 5]
+    for read in both(reader, good):
+        np.testing.assert_array_equal(read, values)
+    for change in ('stride', 'offset'):
+        msg = contract.make_array(values, reader.labels)
+        if change == 'stride':
+            msg.layout.dim[1].stride = 0
+        else:
+            msg.layout.data_offset = 1
+        from_msg, from_bytes = both(reader, msg)
+        assert from_msg == from_bytes and 'expected (15, 5) and 0' in from_msg, from_msg

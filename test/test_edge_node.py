@@ -110,23 +110,26 @@ def test_aligned_ticks_keep_their_instants_after_a_late_start(domain_id, executo
     rclpy.init(context=context, domain_id=domain_id)
     try:
         node = EdgeNode('aligned_test', context=context)
-        ticks = []
-        timer = node.aligned_timer(period, lambda: ticks.append(node.now_s()), phase=phase)
+        ticks = []                                           # (node time, index of the instant called back for)
+        timer = node.aligned_timer(period, lambda: ticks.append((node.now_s(), timer.last_instant)), phase=phase)
         executor = make_executor(context, executor)
         executor.add_node(node)
         now = node.now_s()
         first = (np.floor((now - phase * period) / period) + 1) * period + phase * period
         time.sleep(max(0.0, first - now) + 0.04)             # the first instant passes while nothing spins
-        end = time.monotonic() + 1.2
-        while time.monotonic() < end:
+        end = time.monotonic() + 5.0                         # 10 ticks take 1 s; a loaded machine gets longer
+        while len(ticks) < 10 and time.monotonic() < end:
             executor.spin_once(timeout_sec=0.05)
+        times, instants = np.array([t for t, _ in ticks]), [k for _, k in ticks]
         # signed: a tick read 0.3 ms before its instant (seen once, EventsExecutor in a loaded CI run) is on the
         # grid, not 99.7 ms late
-        late_ms = 1e3 * ((np.array(ticks) - phase * period + period / 2) % period - period / 2)
+        late_ms = 1e3 * ((times - phase * period + period / 2) % period - period / 2)
         assert len(ticks) >= 8, ticks
-        assert ticks[0] - first >= 0.035, late_ms.round(1)      # the late start happened (that tick late or skipped)
-        assert np.median(np.abs(late_ms[1:])) < 10.0, late_ms.round(1)  # and the later ticks are back on the grid
-        assert np.all(np.diff(ticks) > 0.5 * period)           # never two ticks back to back
+        assert times[0] - first >= 0.035, late_ms.round(1)      # the late start happened (that tick late or skipped)
+        # and the later ticks are back on the grid: not the 40 ms offset a timer keeps after a late start (the
+        # margin is for wake-ups a loaded machine delays: 15 ms median seen beside a parallel pip install)
+        assert np.median(np.abs(late_ms[1:])) < 25.0, late_ms.round(1)
+        assert np.all(np.diff(instants) >= 1), instants        # never the same instant twice
         assert 1 <= timer.corrections <= 2                      # by a period change, once (twice if that step was late)
         executor.shutdown(timeout_sec=1.0)
         node.destroy_node()
@@ -150,3 +153,36 @@ def test_a_running_graph_keeps_the_objects_it_was_built_with_out_of_full_collect
     finally:
         graph.stop()
     assert gc.get_freeze_count() == 0
+
+
+def test_an_inbox_gives_the_newest_valid_message_once_dated_by_its_arrival(node):
+    """latest_inbox: nothing spins it; take() returns the newest message once (older ones skipped), an invalid one
+    is counted and reported like a subscription's, and age_s dates the message to its arrival, not to the take
+    (the planner's and schedulers' stale-pose watchdogs rely on it)."""
+    import time
+
+    from std_msgs.msg import Float64MultiArray
+
+    from uav_edge.nodes import contract
+    from uav_edge.nodes.probe import wait_for
+
+    node, _log = node
+    inbox = node.latest_inbox(Float64MultiArray, '/uav0/demand', contract.DECISION,
+                              contract.ArrayReader(('rsu',), (2,), low=0.0))
+    pub = node.create_publisher(Float64MultiArray, '/uav0/demand', contract.qos(contract.DECISION))
+    wait_for(lambda: pub.get_subscription_count() >= 1, 10, what='inbox matched')
+    assert inbox.take() is None
+    for k in range(3):
+        pub.publish(contract.make_array(np.array([k, 1.0]), ('rsu',)))
+    time.sleep(0.3)                                          # the newest has waited at least this long when taken
+    value = wait_for(inbox.take, 10, what='the newest message')
+    np.testing.assert_array_equal(value, [2.0, 1.0])
+    assert 0.3 <= inbox.age_s < 10.0
+    assert inbox.take() is None and inbox.received == 1     # taken once; the two older ones were skipped
+    pub.publish(contract.make_array(np.array([-1.0, 1.0]), ('rsu',)))        # below low=0: invalid
+
+    def invalid_counted():
+        assert inbox.take() is None                          # an invalid message gives no value
+        return node.invalid_counts['/uav0/demand'] == 1
+    wait_for(invalid_counted, 10, what='the invalid message counted')
+    assert inbox.received == 1 and '/uav0/demand' in node.last_invalid

@@ -1,8 +1,8 @@
 """Benchmarks of the node graph over DDS on loopback (issue 4), rows for `uav-edge bench`.
 
 Both run the market part of the default scenario's graph (channel_estimator + bandwidth_follower per
-UAV, pricing_leader per RSU: 15 UAVs, 5 RSUs, 35 nodes) and drive it with a Probe node.
-Three deployments, each row says which:
+UAV, pricing_leader per RSU: 15 UAVs, 5 RSUs, 35 nodes) and drive it with a Probe node; one latency
+deployment runs the whole graph. Deployments, each row says which:
   * 'processes' (the primary rows): one process per node, started exactly as `uav-edge run` and the
     launch file do (`python -m uav_edge.nodes.<node> --ros-args --params-file ...`); the probe runs in
     the bench's own process. All 36 processes share this machine's cores.
@@ -10,6 +10,9 @@ Three deployments, each row says which:
     companion computer runs its own nodes): 20 processes + the bench's.
   * 'in_process': all 35 nodes + the probe in one process on one rclpy EventsExecutor
     (as `uav-edge run --single-process`): one GIL, one executor thread.
+  * 'in_process_full' (latency only): the whole graph of the default scenario in one process, the 35 market
+    nodes plus every UAV's energy_monitor, offload_scheduler and trajectory_planner (80 nodes): what else
+    shares the process, and reads the same poses, when the graph runs as `uav-edge run --single-process`.
 
 bench_node_latency: the market runs at TARGET_RATE_HZ; 20 pose sets per second, every UAV's pose
 published together (a burst of 15: the worst case) or staggered over the 50 ms (as independent vehicles
@@ -38,15 +41,20 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from uav_edge import stall
+
 TARGET_P99_MS = 20.0
 TARGET_RATE_HZ = 10.0
 DEPLOYMENTS = ('processes', 'namespaces', 'in_process')
+LATENCY_DEPLOYMENTS = DEPLOYMENTS + ('in_process_full',)
 _MARKET = ('channel_estimator', 'bandwidth_follower', 'pricing_leader')
 _SETUP = {'processes': 'one process per node (as uav-edge run / launch), probe in its own process',
           'namespaces': 'one process per UAV / RSU namespace (uav-edge run --group namespace), probe in its own',
-          'in_process': 'all nodes + probe in one process, one EventsExecutor'}
+          'in_process': 'all nodes + probe in one process, one EventsExecutor',
+          'in_process_full': 'the whole graph (80 nodes) + probe in one process, one EventsExecutor'}
 
-_LABEL = {'processes': '', 'namespaces': ', one process per UAV / RSU', 'in_process': ', all nodes in one process'}
+_LABEL = {'processes': '', 'namespaces': ', one process per UAV / RSU', 'in_process': ', all nodes in one process',
+          'in_process_full': ', whole graph in one process'}
 
 
 QUIET_BUSY = 0.75        # the graph has settled when the machine's cores are less than this busy (5 s window)
@@ -78,7 +86,8 @@ def cpu_use_since(start):
 
 
 class _Market:
-    """The market nodes of the default scenario started one way, a Probe, the UAVs' reference poses."""
+    """The market nodes (or the whole graph) of the default scenario started one way, a Probe, the UAVs'
+    reference poses."""
 
     def __init__(self, deploy, round_period_s, run_dir):
         from uav_edge import graph
@@ -89,17 +98,18 @@ class _Market:
         from uav_edge.nodes.runtime import InProcessGraph, ProcessGraph
 
         os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-        if deploy not in DEPLOYMENTS:
-            raise ValueError(f"deploy: expected one of {', '.join(DEPLOYMENTS)}, got {deploy!r}")
+        if deploy not in LATENCY_DEPLOYMENTS:
+            raise ValueError(f"deploy: expected one of {', '.join(LATENCY_DEPLOYMENTS)}, got {deploy!r}")
         domain_id = 1 + (os.getpid() + int(time.monotonic() * 1000)) % 100
         scenario = graph.load_scenario('default')
         self.world = world = scenario.sample()
         self.params = world.game_params()
+        kinds = graph.NODE_KINDS if deploy == 'in_process_full' else _MARKET
         self.specs = graph.build_graph(scenario, graph.GraphOptions(round_period_s=round_period_s, stale_rounds=10,
-                                                                    kinds=_MARKET))
+                                                                    kinds=kinds))
         self.processes = self.graph = self.recorder_node = None
         try:
-            self.processes = None if deploy == 'in_process' else ProcessGraph(
+            self.processes = None if deploy.startswith('in_process') else ProcessGraph(
                 self.specs, run_dir, domain_id, grouping='namespace' if deploy == 'namespaces' else 'node').start()
             self.graph = InProcessGraph([] if self.processes else self.specs, domain_id=domain_id, executor='events')
             self.probe = self.graph.add(Probe(world.uav_names, world.rsu_names, uav_topics=('demand',),
@@ -269,7 +279,8 @@ def _latency_samples(market, samples, stagger):
     as independent vehicles send them. Two clocks of the same answers: 'reader' = when the demand reached the
     recorders' DDS reader (time.time()), 'callback' = when the probe's callback ran (perf_counter). Answers are
     matched only after the poses went out, so the matching (main thread) never competes with the graph for the
-    GIL or a core."""
+    GIL or a core. The cpu dict also counts the pose sender's stalls (gaps over uav_edge.stall.STALL_AFTER_S:
+    the machine froze, and the tail of such a sample is not the graph's)."""
     w, probe = market.world, market.probe
     held = probe.matrix('prices', w.rsu_names)             # (J, I): the prices every follower holds now
     market.drain()                                         # the recorders start empty
@@ -277,6 +288,7 @@ def _latency_samples(market, samples, stagger):
         probe.arrivals.clear()
         probe.keep_arrivals = True
     sets, cpu_start = [], cpu_jiffies()                    # the window the docstring names: from the first pose
+    sender = stall.StallClock()                            # the sender's own gaps: the machine froze, not the graph
     for k in range(samples):
         # 10..200 m east of home: every step moves each UAV's q by more than the estimator's
         # min_relative_change (1e-4; 0.5 m steps did not for UAVs ~1 km from the RSUs)
@@ -285,12 +297,15 @@ def _latency_samples(market, samples, stagger):
         for i, (u, xyz) in enumerate(pose_of.items()):
             if stagger:
                 time.sleep(max(0.0, start + i * SAMPLE_PERIOD_S / len(pose_of) - time.perf_counter()))
+            sender()
             sent['callback'][u], sent['reader'][u] = time.perf_counter(), time.time()
             probe.publish_pose(u, xyz)
         sets.append((pose_of, sent))
         time.sleep(max(0.0, start + SAMPLE_PERIOD_S - time.perf_counter()))
-    time.sleep(ANSWER_WINDOW_S)
-    cpu = cpu_use_since(cpu_start)
+    for _ in range(10):                                    # the answer window, in steps the clock can watch
+        time.sleep(ANSWER_WINDOW_S / 10)
+        sender()
+    cpu = {**cpu_use_since(cpu_start), 'stalls': sender.stalls, 'stalled_s': round(sender.stalled_s, 2)}
     with probe.lock:
         probe.keep_arrivals = False
         arrivals = {t: list(v) for t, v in probe.arrivals.items()}
@@ -310,7 +325,7 @@ def _latency_samples(market, samples, stagger):
     return out, cpu
 
 
-def bench_node_latency(quick=False, deployments=DEPLOYMENTS):
+def bench_node_latency(quick=False, deployments=LATENCY_DEPLOYMENTS):
     """Pose -> demand latency p50 / p99 with 15 UAVs and 5 RSUs, market rounds at TARGET_RATE_HZ: poses in one
     burst (the worst case: every UAV's pose at the same instant) and staggered over the period.
 

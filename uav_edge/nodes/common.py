@@ -335,16 +335,20 @@ class Inbox:
     def __init__(self, node, subscription, topic, read):
         self.node, self.subscription, self.topic, self.read = node, subscription, topic, read
         self.received = 0                         # valid messages taken
+        self.age_s = 0.0                          # how long the last taken message had waited (s, wall clock)
 
     def take(self):
         """The value of the newest message that arrived since the last take(), None if none did or it was
         invalid (then it is counted and reported like any invalid message). Older unread ones are skipped: the
         subscription keeps one message (depth 1), so one take gets the newest and no second one is needed to see
-        that nothing is left."""
+        that nothing is left. age_s is then how long ago it arrived (the middleware's reception time; 0 where the
+        middleware gives none), so a watchdog can date it to its arrival rather than to the take."""
         waiting = take_all(self.subscription, limit=1)
         if not waiting:
             return None
-        latest = waiting[-1][0]
+        latest, info = waiting[-1]
+        received_ns = info.get('received_timestamp') or 0
+        self.age_s = max(0.0, (time.time_ns() - received_ns) * 1e-9) if received_ns > 0 else 0.0
         try:
             value = self.read(latest)
         except contract.InvalidMessage as err:

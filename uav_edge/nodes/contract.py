@@ -9,8 +9,9 @@ origin at the area's south-west corner). NED only exists at the flight boundary 
 
 Arrays are std_msgs/Float64MultiArray with a labelled layout: dim[k].label names the axis
 ('uav', 'rsu' or 'field'); along 'uav' / 'rsu' the order is the scenario's (uav_names /
-rsu_names parameters); along 'field' the order is the tuple below. A message whose labels, sizes
-or values do not match is invalid: the receiving node drops it, counts it and reports it.
+rsu_names parameters); along 'field' the order is the tuple below; data is row-major (dim[k].stride =
+product of the sizes from k on, data_offset 0). A message whose labels, sizes, strides or values do
+not match is invalid: the receiving node drops it, counts it and reports it.
 """
 import math
 import struct
@@ -70,11 +71,11 @@ class Topic:
 
 _F = 'std_msgs/msg/Float64MultiArray'
 TOPICS = (
-    Topic('pose', 'geometry_msgs/msg/PoseStamped', SENSOR, '/<uav>', 'm (ENU), frame map', 'flight rate',
+    Topic('pose', 'geometry_msgs/msg/PoseStamped', SENSOR, '/<uav>', 'm (ENU), frame map', 'flight rate (20 Hz)',
           'flight_bridge', 'channel_estimator, offload_scheduler (onnx: every UAV\'s), trajectory_planner'),
-    Topic('velocity', 'geometry_msgs/msg/TwistStamped', SENSOR, '/<uav>', 'm/s (ENU), frame map', 'flight rate',
+    Topic('velocity', 'geometry_msgs/msg/TwistStamped', SENSOR, '/<uav>', 'm/s (ENU), frame map', 'flight rate (20 Hz)',
           'flight_bridge', 'energy_monitor'),
-    Topic('battery', 'sensor_msgs/msg/BatteryState', SENSOR, '/<uav>', 'percentage 0..1, V, A', '1-10 Hz',
+    Topic('battery', 'sensor_msgs/msg/BatteryState', SENSOR, '/<uav>', 'percentage 0..1, V, A', 'flight rate (20 Hz)',
           'flight_bridge', 'energy_monitor'),
     Topic('link_quality', _F, SENSOR, '/<uav>', 'measured q, bit/s/Hz (NaN = none)', 'optional', 'radio driver',
           'channel_estimator', (('rsu', 'J'),)),
@@ -88,7 +89,7 @@ TOPICS = (
     Topic('energy', _F, SENSOR, '/<uav>', 'ENERGY_FIELDS: remaining_j (J), state_of_charge (0..1), power_w (W), '
           'endurance_s (s)', '10 Hz', 'energy_monitor', 'offload_scheduler (onnx: every UAV\'s), operators',
           (('field', len(ENERGY_FIELDS)),)),
-    Topic('energy_alarm', 'std_msgs/msg/Bool', LATCHED, '/<uav>', 'true = at/below the reserve', 'change + 10 Hz',
+    Topic('energy_alarm', 'std_msgs/msg/Bool', LATCHED, '/<uav>', 'true = at/below the reserve', 'on change (latched)',
           'energy_monitor', 'trajectory_planner, offload_scheduler, flight_bridge (RTL/land)'),
     Topic('tasks', _F, DECISION, '/<uav>', 'TASK_FIELDS: data_bits (bit), cycles_per_bit', 'optional',
           'video pipeline', 'offload_scheduler', (('field', len(TASK_FIELDS)),)),
@@ -152,7 +153,7 @@ def make_array(values, labels):
 def read_array(msg, labels, shape, low=None, high=None, allow_nan=False):
     """Validate a Float64MultiArray against (labels, shape, [low, high]) and return it as an ndarray.
 
-    Raises InvalidMessage naming what is wrong (labels, sizes, data length, NaN/inf, range).
+    Raises InvalidMessage naming what is wrong (labels, sizes, strides, data length, NaN/inf, range).
     low/high may be scalars or arrays broadcastable to `shape` (e.g. one bound per field).
     """
     dims = list(msg.layout.dim)
@@ -162,19 +163,31 @@ def read_array(msg, labels, shape, low=None, high=None, allow_nan=False):
     sizes = tuple(int(d.size) for d in dims)
     if sizes != tuple(shape):
         raise InvalidMessage(f'layout sizes {sizes}, expected {tuple(shape)}')
+    strides = tuple(int(d.stride) for d in dims)
+    expected = tuple(math.prod(shape[k:]) for k in range(len(shape)))
+    if strides != expected or msg.layout.data_offset != 0:
+        raise InvalidMessage(f'layout strides {strides} and data_offset {msg.layout.data_offset}, expected '
+                             f'{expected} and 0 (row-major, as std_msgs/MultiArrayLayout describes)')
     data = np.array(msg.data, dtype=float)
     if data.size != math.prod(shape):
         raise InvalidMessage(f'{data.size} values, expected {math.prod(shape)}')
     return check_values(data.reshape(shape), low, high, allow_nan)
 
 
-def check_values(arr, low=None, high=None, allow_nan=False):
+def finite_bounds(low=None, high=None):
+    """(low, high) for check_values' fast path: absent bounds are the finite range and infinite ones are clipped
+    to it, so that an infinite value fails a comparison (a bound of inf let +inf through)."""
+    return (_MIN_FLOAT if low is None else np.maximum(low, _MIN_FLOAT),
+            _MAX_FLOAT if high is None else np.minimum(high, _MAX_FLOAT))
+
+
+def check_values(arr, low=None, high=None, allow_nan=False, fast_bounds=None):
     """arr if its values are finite (NaN allowed with allow_nan) and within [low, high]; InvalidMessage naming the
-    first bad one otherwise (read_array's value check)."""
+    first bad one otherwise (read_array's value check). fast_bounds: finite_bounds(low, high), when the caller
+    (an ArrayReader) computed them once."""
     shape = arr.shape
-    if not allow_nan:                     # fast path (every message): NaN fails every comparison, and the bounds
-        lo = _MIN_FLOAT if low is None else low          # default to the finite range, so inf fails one too
-        hi = _MAX_FLOAT if high is None else high
+    if not allow_nan:                     # fast path (every message): NaN fails every comparison, inf one of them
+        lo, hi = fast_bounds or finite_bounds(low, high)
         if ((arr >= lo) & (arr <= hi)).all():
             return arr
     finite = np.isfinite(arr)
@@ -210,6 +223,7 @@ class ArrayReader:
     def __init__(self, labels, shape, low=None, high=None, allow_nan=False):
         self.labels, self.shape, self.size = tuple(labels), tuple(shape), math.prod(shape)
         self.bounds = dict(low=low, high=high, allow_nan=allow_nan)
+        self.fast_bounds = finite_bounds(low, high)                     # once, not per message
         self.header = serialized_header(self.labels, self.shape)        # None: always deserialize
 
     def __call__(self, msg):
@@ -220,7 +234,7 @@ class ArrayReader:
             header, pieces = self.header
             if len(raw) == len(header) + 8 * self.size and all(raw[a:b] == piece for a, b, piece in pieces):
                 return check_values(np.frombuffer(raw, dtype='<f8', offset=len(header)).reshape(self.shape),
-                                    **self.bounds)
+                                    **self.bounds, fast_bounds=self.fast_bounds)
         from rclpy.serialization import deserialize_message
         from std_msgs.msg import Float64MultiArray
 

@@ -7,6 +7,9 @@ Model: every `tick_s` the remaining energy drops by (propulsion_power(|v_xy|) + 
 with core.energy.fused_energy (weight `battery_weight`). Endurance = core.energy.endurance at the
 current power. The alarm is raised at state of charge <= `reserve_fraction` and cleared above
 reserve_fraction + `alarm_clear_margin`. A stale velocity is integrated at hover power (WARN).
+The velocity is read at each tick (the latest message, dated by its arrival; common.Inbox), not per message.
+The alarm is latched (transient local): it is published at start and when it changes, not every tick (three
+nodes per UAV subscribe to it; a tick's unchanged copy woke each of them ten times a second).
 """
 import numpy as np
 from geometry_msgs.msg import TwistStamped
@@ -43,19 +46,22 @@ class EnergyMonitor(EdgeNode):
         self.cpu_power_w = 0.0
         self.cpu_at = -np.inf
         self.alarm = False
+        self.alarm_sent = None          # the alarm state last published
         self.last_tick_s = self.now_s()
-        self.energy_pub = self.make_publisher(Float64MultiArray, 'energy', contract.SENSOR)
+        self.energy_pub = self.array_publisher('energy', ('field',), (len(contract.ENERGY_FIELDS),), contract.SENSOR)
         self.alarm_pub = self.make_publisher(Bool, 'energy_alarm', contract.LATCHED)
-        self.subscribe(TwistStamped, 'velocity', contract.SENSOR, contract.read_velocity, self.on_velocity)
+        self.velocity_inbox = self.latest_inbox(TwistStamped, 'velocity', contract.SENSOR, contract.read_velocity)
         self.subscribe(BatteryState, 'battery', contract.SENSOR, read_battery, self.on_battery)
         self.subscribe(Float64MultiArray, 'offload', contract.DECISION,
                        lambda m: contract.read_array(m, ('field',), (len(contract.OFFLOAD_FIELDS),), low=0.0),
                        self.on_offload)
-        self.alarm_pub.publish(Bool(data=False))
+        self.publish_alarm()
         self.create_timer(self.tick_s, self.tick)
 
-    def on_velocity(self, v):
-        self.velocity, self.velocity_at = v, self.now_s()
+    def publish_alarm(self):
+        """The alarm state, when it changed since it was last sent (a refused send is tried again next tick)."""
+        if self.alarm != self.alarm_sent and self.alarm_pub.publish(Bool(data=self.alarm)):
+            self.alarm_sent = self.alarm
 
     def on_offload(self, fields):
         self.cpu_power_w, self.cpu_at = float(fields[_CPU_POWER]), self.now_s()
@@ -65,6 +71,8 @@ class EnergyMonitor(EdgeNode):
         self.report('battery_state_of_charge', soc)
 
     def power_w(self, now):
+        if (v := self.velocity_inbox.take()) is not None:
+            self.velocity, self.velocity_at = v, now - self.velocity_inbox.age_s
         fresh = now - self.velocity_at <= self.stale_after_s
         self.condition('stale velocity', not fresh, WARN, 'no fresh velocity: integrating hover power')
         speed = float(np.hypot(*self.velocity[:2])) if fresh else 0.0
@@ -83,8 +91,8 @@ class EnergyMonitor(EdgeNode):
             self.alarm = True
         elif soc > self.reserve_fraction + self.clear_margin:
             self.alarm = False
-        self.alarm_pub.publish(Bool(data=self.alarm))
-        self.energy_pub.publish(contract.make_array([self.remaining_j, soc, power, endurance_s], ('field',)))
+        self.publish_alarm()
+        self.energy_pub.publish([self.remaining_j, soc, power, endurance_s])
         self.condition('low energy', self.alarm, ERROR if soc <= 0.0 else WARN,
                        f'energy reserve reached: {100 * soc:.1f} % left (reserve {100 * self.reserve_fraction:.0f} %)')
         self.report('remaining_j', self.remaining_j)

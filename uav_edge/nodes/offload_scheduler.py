@@ -3,6 +3,8 @@
 In:  pose (for the uplink rate to the nearest ground user), tasks (optional: raw bits, cycles/bit),
      energy_alarm; with `policy: onnx` also every UAV's /<uav>/pose and /<uav>/energy (`uav_names`).
 Out: offload (Float64MultiArray [field], contract.OFFLOAD_FIELDS) every `slot_s`.
+Poses and energies are read once per slot (the latest message, dated by its arrival; common.Inbox), not per
+message: a pose burst costs the schedulers nothing.
 
 policy 'heuristic' (default) and the fallback: the seed-1 analytic heuristic
 uav_edge.core.offload_heuristic.offload_decision (delay-balanced split, slowest CPU that meets the
@@ -67,7 +69,7 @@ class OffloadScheduler(EdgeNode):
         self.pose, self.pose_at = None, -np.inf
         self.alarm = False
         self.pub = self.array_publisher('offload', ('field',), (len(contract.OFFLOAD_FIELDS),), contract.DECISION)
-        self.subscribe(PoseStamped, 'pose', contract.SENSOR, contract.read_position, self.on_pose)
+        self.pose_inbox = self.latest_inbox(PoseStamped, 'pose', contract.SENSOR, contract.read_position)
         self.subscribe(Float64MultiArray, 'tasks', contract.DECISION,
                        lambda m: contract.read_array(m, ('field',), (len(contract.TASK_FIELDS),),
                                                      low=[1.0, 1.0], high=[1e10, 1e5]),
@@ -108,22 +110,25 @@ class OffloadScheduler(EdgeNode):
         K = len(self.uav_names)
         self.positions, self.positions_at = np.zeros((K, 3)), np.full(K, -np.inf)
         self.soc, self.soc_at = np.zeros(K), np.full(K, -np.inf)
-        for i, name in enumerate(self.uav_names):
-            if i != self.k:                              # own pose: the relative 'pose' subscription
-                self.subscribe(PoseStamped, contract.topic(name, 'pose'), contract.SENSOR, contract.read_position,
-                               lambda xyz, i=i: self.on_uav_pose(i, xyz))
-            self.subscribe(Float64MultiArray, contract.topic(name, 'energy'), contract.SENSOR,
-                           lambda m: contract.read_array(m, ('field',), (len(contract.ENERGY_FIELDS),), low=0.0,
-                                                         high=(np.inf, 1.0, np.inf, np.inf)),
-                           lambda fields, i=i: self.on_energy(i, fields))
+        energy = contract.ArrayReader(('field',), (len(contract.ENERGY_FIELDS),), low=0.0,
+                                      high=(np.inf, 1.0, np.inf, np.inf))
+        self.others_pose = {i: self.latest_inbox(PoseStamped, contract.topic(name, 'pose'), contract.SENSOR,
+                                                 contract.read_position)
+                            for i, name in enumerate(self.uav_names) if i != self.k}   # own: self.pose_inbox
+        self.energy_inboxes = [self.latest_inbox(Float64MultiArray, contract.topic(name, 'energy'), contract.SENSOR,
+                                                 energy) for name in self.uav_names]
         self.condition('policy', True, OK, f'TD3 policy {self.model_path} on {self.seed1_config}')
         return policy
 
-    def on_uav_pose(self, i, xyz):
-        self.positions[i], self.positions_at[i] = xyz - self.seed1_origin_m, self.now_s()
-
-    def on_energy(self, i, fields):
-        self.soc[i], self.soc_at[i] = fields[_SOC], self.now_s()
+    def take_uav_telemetry(self):
+        """Every other UAV's latest pose and every UAV's latest energy that arrived since the last slot."""
+        now = self.now_s()
+        for i, inbox in self.others_pose.items():
+            if (xyz := inbox.take()) is not None:
+                self.positions[i], self.positions_at[i] = xyz - self.seed1_origin_m, now - inbox.age_s
+        for i, inbox in enumerate(self.energy_inboxes):
+            if (fields := inbox.take()) is not None:
+                self.soc[i], self.soc_at[i] = fields[_SOC], now - inbox.age_s
 
     def td3_unusable(self):
         """Why the TD3 decision cannot be trusted this slot (str), or None."""
@@ -162,10 +167,12 @@ class OffloadScheduler(EdgeNode):
 
     # --- input handlers ---------------------------------------------------------------------------
 
-    def on_pose(self, xyz):
-        self.pose, self.pose_at = xyz, self.now_s()
-        if self.td3 is not None:
-            self.on_uav_pose(self.k, xyz)
+    def take_pose(self):
+        """This UAV's latest pose, if one arrived since the last slot."""
+        if (xyz := self.pose_inbox.take()) is not None:
+            self.pose, self.pose_at = xyz, self.now_s() - self.pose_inbox.age_s
+            if self.td3 is not None:
+                self.positions[self.k], self.positions_at[self.k] = xyz - self.seed1_origin_m, self.pose_at
 
     def on_tasks(self, fields):
         self.data_bits = float(fields[0])
@@ -178,8 +185,10 @@ class OffloadScheduler(EdgeNode):
     # --- one slot ---------------------------------------------------------------------------------
 
     def schedule(self):
+        self.take_pose()
         row = None
         if self.td3 is not None:
+            self.take_uav_telemetry()
             reason = self.td3_unusable()
             if reason is None:
                 try:

@@ -90,8 +90,9 @@ class PricingLeader(EdgeNode):
             try:
                 from uav_edge.policy.onnx_policy import load_pricing_policy     # Tiny MADRL runtime
                 onnx = load_pricing_policy(self.model_path, threads=1)
-                onnx.check_world(SimpleNamespace(name='this market', uav_names=self.uav_names,   # card vs market
-                                                 rsu_names=self.rsu_names, cost=self.cost, price_cap=self.price_cap))
+                onnx.check_world(SimpleNamespace(uav_names=self.uav_names, rsu_names=self.rsu_names,  # card vs market
+                                                 cost=self.cost, price_cap=self.price_cap),
+                                 market="this leader's market (parameters uav_names, rsu_names, cost, price_cap)")
                 self.history = deque(self.history, maxlen=onnx.history)
                 self.condition('policy', True, OK, f'Tiny MADRL policy {self.model_path}')
                 return lambda prices, params: onnx.price_for(self.j, self.observation(onnx.history))

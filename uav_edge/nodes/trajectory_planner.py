@@ -4,7 +4,9 @@ In:  pose, energy_alarm.  Out: path (nav_msgs/Path, latched), setpoint (PoseStam
 Model: uav_edge.core.planning: A* on a `cell_m` grid around the scenario's no-fly cells, visiting
 `coverage_points_m` (the users and RSUs assigned to this UAV by graph.py) in nearest-neighbour
 order at `cruise_altitude_m`. When the energy alarm is raised the route is replanned to home.
-The setpoint is the first waypoint not yet reached (within `acceptance_radius_m`).
+The setpoint is the first waypoint not yet reached (within `acceptance_radius_m`), every `tick_s`.
+The pose is read at each tick (the latest message, dated by its arrival; common.Inbox), not per message:
+a pose stream costs the planner nothing between ticks.
 Safe behaviour: with a stale pose the setpoint is the last known position (hold) and a WARN.
 """
 import numpy as np
@@ -35,14 +37,16 @@ class TrajectoryPlanner(EdgeNode):
         self.next = 0
         self.path_pub = self.make_publisher(Path, 'path', contract.LATCHED)
         self.setpoint_pub = self.make_publisher(PoseStamped, 'setpoint', contract.DECISION)
-        self.subscribe(PoseStamped, 'pose', contract.SENSOR, contract.read_position, self.on_pose)
+        self.pose_inbox = self.latest_inbox(PoseStamped, 'pose', contract.SENSOR, contract.read_position)
         self.create_subscription(Bool, 'energy_alarm', self.on_alarm, contract.qos(contract.LATCHED))
         self.create_timer(self.param('tick_s', 0.5), self.tick)
 
-    def on_pose(self, xyz):
-        self.pose, self.pose_at = xyz, self.now_s()
-        if self.waypoints is None:
-            self.replan()
+    def take_pose(self):
+        """The latest pose, if one arrived since the last tick; the first one plans the route."""
+        if (xyz := self.pose_inbox.take()) is not None:
+            self.pose, self.pose_at = xyz, self.now_s() - self.pose_inbox.age_s
+            if self.waypoints is None:
+                self.replan()
 
     def on_alarm(self, msg):
         """A raised alarm replans to home; the mission does not resume when it clears (a new start does)."""
@@ -75,14 +79,15 @@ class TrajectoryPlanner(EdgeNode):
         return contract.make_pose([xy[0], xy[1], self.altitude], self.get_clock().now().to_msg())
 
     def tick(self):
+        self.take_pose()
         if self.pose is None:
             self.condition('no pose', True, WARN, 'waiting for pose: no setpoint')
             return
         self.condition('no pose', False)
         stale = self.now_s() - self.pose_at > self.stale_after_s
         self.condition('stale pose', stale, WARN, 'pose stale: holding last known position')
-        if stale:
-            self.setpoint_pub.publish(contract.make_pose(self.pose, self.get_clock().now().to_msg()))
+        if stale:                 # at the cruise altitude: a pose taken in the climb is below the altitude band
+            self.setpoint_pub.publish(self.waypoint_pose(self.pose[:2]))
             return
         while self.next < len(self.waypoints) - 1 and \
                 np.linalg.norm(self.waypoints[self.next] - self.pose[:2]) <= self.accept_m:

@@ -117,23 +117,25 @@ class OnnxPricingPolicy:
                               f're-export with uav_edge.learn.export')
 
     # --- the scenario the policy is asked to serve ---------------------------------------------
-    def check_world(self, world, rtol=1e-6):
-        """Raise PolicyError unless `world` (Scenario.sample()) has this policy's market shape and prices."""
+    def check_world(self, world, rtol=1e-6, market=None):
+        """Raise PolicyError unless `world` (Scenario.sample()) has this policy's market shape and prices; `market`
+        names it in the message (default: scenario '<world.name>')."""
         I, J = len(world.uav_names), len(world.rsu_names)
+        market = market or f'scenario {world.name!r}'
         history = self.history
         if J != self.num_rsus:
             raise PolicyError(f'{self.model_path}: trained for {self.num_rsus} RSUs (agents), '
-                              f'scenario {world.name!r} has {J}')
+                              f'{market} has {J}')
         if I != self.num_uavs:
             raise PolicyError(f'{self.model_path}: trained for {self.num_uavs} UAVs (observation size '
-                              f'{self.obs_dim} = 2 * {self.num_uavs} * {history}), scenario {world.name!r} has {I} '
+                              f'{self.obs_dim} = 2 * {self.num_uavs} * {history}), {market} has {I} '
                               f'UAVs (observation size {2 * I * history})')
         for name, mine, theirs in (('cost', self.cost, world.cost), ('price_cap', self.price_cap, world.price_cap)):
             bad = np.flatnonzero(~np.isclose(mine, theirs, rtol=rtol, atol=0))
             if bad.size:
                 j = int(bad[0])
                 raise PolicyError(f'{self.model_path}: {name}[{j}] (RSU {j}) is {mine[j]:g} in the card but '
-                                  f'{theirs[j]:g} in scenario {world.name!r}: the price scaling would be wrong')
+                                  f'{theirs[j]:g} in {market}: the price scaling would be wrong')
         return True
 
     # --- inference -------------------------------------------------------------------------------
