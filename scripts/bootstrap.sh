@@ -21,7 +21,7 @@ if [ "$version" != "3.11" ]; then
   exit 1
 fi
 
-echo "bootstrap: creating $VENV with pinned dependencies (about 1-2 minutes the first time)..."
+echo "bootstrap: creating $VENV with pinned dependencies (about 3 minutes the first time)..."
 start=$(date +%s)
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 # torch==2.13.0 resolves to the CPU wheel shipped on these machines (pip's find-links); an

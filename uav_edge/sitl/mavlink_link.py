@@ -1,6 +1,6 @@
 """MAVLink 2 over UDP for one simulated vehicle: decode, dispatch to the Vehicle, encode telemetry.
 
-Follows /work/shared/docs/mavlink-vehicle-contract.md (PX4 SITL behaviour as MAVSDK sees it):
+Follows docs/mavlink-vehicle-contract.md (PX4 SITL behaviour as MAVSDK sees it):
 system id = instance + 1, component 1; binds 127.0.0.1:14580+i, pushes to 127.0.0.1:14540+i and
 also to every address that sent it a packet. No SO_REUSEADDR. pymavlink (dialect common) encodes
 and decodes; the socket is non-blocking and driven by the Fleet's select loop.
