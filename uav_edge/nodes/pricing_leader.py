@@ -22,7 +22,7 @@ default 0.2: 5 RSUs 4 ms apart at 10 Hz). Every price of a round is out before t
 round later, so a follower still answers a round with one solve; a leader prices against what the RSUs before
 it posted this round (a sweep in RSU order, the same in every deployment). Spread rather than simultaneous:
 leaders sharing a busy core run back to back, and a pose arriving then waits for all five (docs/nodes.md,
-session 8; in one process the timers' phases are whatever start-up left them, a known open problem).
+session 8; common.AlignedTimer keeps each leader on its instant however late its process or executor started).
 """
 from collections import deque
 from types import SimpleNamespace
