@@ -12,8 +12,10 @@ os.environ.setdefault('ROS_DOMAIN_ID', str(100 + os.getpid() % 100))
 def ros_log_dir(tmp_path_factory):
     """rcl's log files of the tests' processes go to pytest's temporary folder (kept for the last 3 sessions),
     not ~/.ros/log, unless ROS_LOG_DIR is set."""
+    from uav_edge.commands.run import keep_ros_logs_in
+
     if 'ROS_LOG_DIR' not in os.environ:
-        os.environ['ROS_LOG_DIR'] = str(tmp_path_factory.mktemp('ros_log'))
+        keep_ros_logs_in(tmp_path_factory.mktemp('ros_log'))
     yield os.environ['ROS_LOG_DIR']
 
 

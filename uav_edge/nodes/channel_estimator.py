@@ -82,7 +82,7 @@ class ChannelEstimator(EdgeNode):
         self.fields = np.column_stack([p_los, linear_to_db(gain), linear_to_db(np.maximum(tau, 1e-300)), q,
                                        use_measured.astype(float)])
         if self.pending.pending:
-            return                        # published at the end of the rate window, with this pose
+            return                        # published when the next token comes, with this pose
         if not (self.changed() or now - self.sent_at >= self.keepalive_s):
             return
         wait_s = self.bucket_full_at - self.burst_s - now

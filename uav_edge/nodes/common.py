@@ -357,6 +357,11 @@ class Inbox:
         self.received += 1
         return value
 
+    def arrived_s(self):
+        """When the last taken message arrived, on the node's clock (now_s() - age_s): what a stale-input watchdog
+        dates it to."""
+        return self.node.now_s() - self.age_s
+
 
 class GuardedPublisher:
     """An rclpy publisher (EdgeNode.make_publisher) whose publish() returns False instead of raising when the

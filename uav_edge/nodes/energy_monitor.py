@@ -72,7 +72,7 @@ class EnergyMonitor(EdgeNode):
 
     def power_w(self, now):
         if (v := self.velocity_inbox.take()) is not None:
-            self.velocity, self.velocity_at = v, now - self.velocity_inbox.age_s
+            self.velocity, self.velocity_at = v, self.velocity_inbox.arrived_s()
         fresh = now - self.velocity_at <= self.stale_after_s
         self.condition('stale velocity', not fresh, WARN, 'no fresh velocity: integrating hover power')
         speed = float(np.hypot(*self.velocity[:2])) if fresh else 0.0

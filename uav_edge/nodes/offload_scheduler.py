@@ -122,13 +122,12 @@ class OffloadScheduler(EdgeNode):
 
     def take_uav_telemetry(self):
         """Every other UAV's latest pose and every UAV's latest energy that arrived since the last slot."""
-        now = self.now_s()
         for i, inbox in self.others_pose.items():
             if (xyz := inbox.take()) is not None:
-                self.positions[i], self.positions_at[i] = xyz - self.seed1_origin_m, now - inbox.age_s
+                self.positions[i], self.positions_at[i] = xyz - self.seed1_origin_m, inbox.arrived_s()
         for i, inbox in enumerate(self.energy_inboxes):
             if (fields := inbox.take()) is not None:
-                self.soc[i], self.soc_at[i] = fields[_SOC], now - inbox.age_s
+                self.soc[i], self.soc_at[i] = fields[_SOC], inbox.arrived_s()
 
     def td3_unusable(self):
         """Why the TD3 decision cannot be trusted this slot (str), or None."""
@@ -170,7 +169,7 @@ class OffloadScheduler(EdgeNode):
     def take_pose(self):
         """This UAV's latest pose, if one arrived since the last slot."""
         if (xyz := self.pose_inbox.take()) is not None:
-            self.pose, self.pose_at = xyz, self.now_s() - self.pose_inbox.age_s
+            self.pose, self.pose_at = xyz, self.pose_inbox.arrived_s()
             if self.td3 is not None:
                 self.positions[self.k], self.positions_at[self.k] = xyz - self.seed1_origin_m, self.pose_at
 

@@ -44,7 +44,7 @@ class TrajectoryPlanner(EdgeNode):
     def take_pose(self):
         """The latest pose, if one arrived since the last tick; the first one plans the route."""
         if (xyz := self.pose_inbox.take()) is not None:
-            self.pose, self.pose_at = xyz, self.now_s() - self.pose_inbox.age_s
+            self.pose, self.pose_at = xyz, self.pose_inbox.arrived_s()
             if self.waypoints is None:
                 self.replan()
 
