@@ -468,7 +468,7 @@ def run_nodes(node_factories, args=None):
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     _start_stop_watcher(stop)
-    nodes = []
+    nodes, executor = [], None
     try:
         executor = make_executor()
         for factory in node_factories:
@@ -485,6 +485,10 @@ def run_nodes(node_factories, args=None):
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):      # the stop is underway: repeats must not kill it
             signal.signal(sig, signal.SIG_IGN)
+        if executor is not None:      # first the executor lets go of the nodes, as InProcessGraph.stop does: a node
+            for node in nodes:        # destroyed while still in an EventsExecutor crashed once (SIGSEGV in rcl's
+                executor.remove_node(node)    # node teardown, CI, every process of the graph stopping at once)
+            executor.shutdown(timeout_sec=1.0)
         for node in nodes:
             node.destroy_node()
         rclpy.try_shutdown(uninstall_handlers=False)      # default True would reset SIGINT to SIG_DFL
