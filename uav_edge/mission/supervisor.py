@@ -93,8 +93,8 @@ class Sequence:
         airborne = view.in_air or (math.isfinite(view.height_m) and view.height_m > 1.0)
         if view.energy_alarm and phase not in (LANDING, RETURNING):
             if airborne:      # the flight bridge has started RTL / land on the alarm's rising edge
-                self.reason = 'energy reserve: the bridge returned the UAV'
-                self._go(RETURNING, t, 'energy reserve: the bridge returns the UAV')
+                self.reason = 'energy reserve: the bridge returns the UAV'
+                self._go(RETURNING, t, self.reason)
                 return None
             if phase in (WAITING, ARMING):
                 self._go(GROUNDED, t, 'energy reserve on the ground: no take-off')

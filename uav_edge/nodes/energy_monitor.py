@@ -71,8 +71,6 @@ class EnergyMonitor(EdgeNode):
         self.report('battery_state_of_charge', soc)
 
     def power_w(self, now):
-        if (v := self.velocity_inbox.take()) is not None:
-            self.velocity, self.velocity_at = v, self.velocity_inbox.arrived_s()
         fresh = now - self.velocity_at <= self.stale_after_s
         self.condition('stale velocity', not fresh, WARN, 'no fresh velocity: integrating hover power')
         speed = float(np.hypot(*self.velocity[:2])) if fresh else 0.0
@@ -80,6 +78,8 @@ class EnergyMonitor(EdgeNode):
         return float(energy.propulsion_power(speed)) + cpu
 
     def tick(self):
+        if (v := self.velocity_inbox.take()) is not None:
+            self.velocity, self.velocity_at = v, self.velocity_inbox.arrived_s()
         now = self.now_s()
         dt, self.last_tick_s = max(now - self.last_tick_s, 0.0), now
         power = self.power_w(now)
